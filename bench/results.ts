@@ -1,0 +1,86 @@
+/**
+ * The benchmark's results document (bench/results/latest.json) and the machine it ran on. The table, the
+ * docs page and the chart are all derived from this one object.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import type { SideName } from './daemons';
+import type { BurstResult, EventResult, LifecycleResult, ListResult, MemoryResult, PerSide, RestartResult } from './metrics';
+
+export interface BenchOptions {
+  iterations: number;
+  warmups: number;
+  burst: number;
+  burstRounds: number;
+  idle: number;
+  listMs: number;
+  settleMs: number;
+  restartTasks: number;
+  eventSamples: number;
+  skipRestart: boolean;
+  quick: boolean;
+  only: SideName | undefined;
+}
+
+export interface Machine {
+  nproc: number;
+  cpu: string;
+  memoryGiB: number;
+  kernel: string;
+  os: string;
+  node: string;
+  containerd: string;
+  runc: string;
+}
+
+export interface BenchResults {
+  schema: 1;
+  command: string;
+  startedAt: string;
+  finishedAt: string;
+  options: BenchOptions;
+  machine: Machine;
+  sides: SideName[];
+  /** Why a side could not run at all (daemon did not start); its measurements then carry the same error. */
+  sideErrors: Partial<Record<SideName, string>>;
+  lifecycle: PerSide<LifecycleResult>;
+  burst: PerSide<BurstResult>;
+  exitEvent: PerSide<EventResult>;
+  memory: PerSide<MemoryResult>;
+  list: PerSide<ListResult>;
+  restart: PerSide<RestartResult>;
+}
+
+function firstLine(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0].trim();
+  } catch {
+    return 'not installed';
+  }
+}
+
+export function describeMachine(): Machine {
+  let osName = 'unknown';
+  try {
+    osName = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1] ?? osName;
+  } catch {
+    /* keep unknown */
+  }
+  return {
+    nproc: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    kernel: os.release(),
+    os: osName,
+    node: process.version,
+    containerd: firstLine('containerd', ['--version']),
+    runc: firstLine('runc', ['--version']),
+  };
+}
+
+export function writeResults(file: string, results: BenchResults): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+}

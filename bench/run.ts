@@ -1,0 +1,190 @@
+/**
+ * `npm run bench`: berthd and containerd side by side, each started by this process in its own temp dir,
+ * both driven through the same gRPC client with the same containerd v1 calls, alternating A B A B.
+ * Prints the table, writes the results JSON and (on a full run) docs/performance.md with its SVG chart.
+ * Everything it started is stopped and removed at the end, on failure and on Ctrl-C too.
+ *
+ *   node dist/bench/run.js [--iterations N] [--only berth|containerd] [--skip-restart] [--quick]
+ *                          [--out FILE] [--docs | --no-docs]
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { CONTAINERD_BIN, Daemon, type SideName } from './daemons';
+import { measureBurst, measureExitEvents, measureLifecycle, type PerSide } from './metrics';
+import type { Side } from './ops';
+import { mountsUnder } from './procs';
+import { describeMachine, writeResults, type BenchOptions, type BenchResults } from './results';
+import { makeRootfs } from './spec';
+import { measureIdle, measureRestart } from './steady';
+import { formatTable, tableRows } from './table';
+import { teardownSide } from './teardown';
+import { writePerformanceDoc } from './doc';
+
+const REPO = path.resolve(__dirname, path.basename(path.dirname(__dirname)) === 'dist' ? '../..' : '..');
+const log = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
+
+interface Cli {
+  options: BenchOptions;
+  out: string;
+  docs: boolean;
+}
+
+function parseCli(argv: string[]): Cli {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      iterations: { type: 'string' },
+      only: { type: 'string' },
+      'skip-restart': { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      docs: { type: 'boolean' },
+      'no-docs': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(fs.readFileSync(__filename, 'utf8').match(/\/\*\*([\s\S]*?)\*\//)?.[1].replace(/^ \* ?/gm, '') ?? '');
+    process.exit(0);
+  }
+  if (values.only !== undefined && values.only !== 'berth' && values.only !== 'containerd') {
+    throw new Error(`--only ${values.only}: expected berth or containerd`);
+  }
+  const quick = values.quick === true;
+  const iterations = values.iterations !== undefined ? Number(values.iterations) : quick ? 5 : 30;
+  if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations ${values.iterations}: expected a positive integer`);
+  const options: BenchOptions = {
+    iterations,
+    warmups: quick ? 1 : 3,
+    burst: quick ? 4 : 20,
+    burstRounds: quick ? 1 : 3,
+    idle: quick ? 4 : 20,
+    listMs: quick ? 300 : 2000,
+    settleMs: quick ? 200 : 2000,
+    restartTasks: quick ? 4 : 50,
+    eventSamples: iterations,
+    skipRestart: values['skip-restart'] === true,
+    quick,
+    only: values.only as SideName | undefined,
+  };
+  const full = !quick && options.only === undefined;
+  return {
+    options,
+    out: path.resolve(values.out ?? path.join(REPO, 'bench/results/latest.json')),
+    docs: values['no-docs'] ? false : (values.docs ?? full),
+  };
+}
+
+function emptyResults(cli: Cli, sides: SideName[]): BenchResults {
+  const pretty = process.argv.slice(2).join(' ');
+  return {
+    schema: 1,
+    command: `node dist/bench/run.js${pretty ? ` ${pretty}` : ''}`,
+    startedAt: new Date().toISOString(),
+    finishedAt: '',
+    options: cli.options,
+    machine: describeMachine(),
+    sides,
+    sideErrors: {},
+    lifecycle: {},
+    burst: {},
+    exitEvent: {},
+    memory: {},
+    list: {},
+    restart: {},
+  };
+}
+
+/** Copies a measurement into the results, keeping errors recorded earlier for sides that did not take part. */
+function merge<T>(into: PerSide<T>, from: PerSide<T>): void {
+  Object.assign(into, from);
+}
+
+async function main(): Promise<void> {
+  const cli = parseCli(process.argv.slice(2));
+  if (process.getuid?.() !== 0) throw new Error('needs root: the benchmark starts container daemons');
+  const wanted: SideName[] = cli.options.only ? [cli.options.only] : ['berth', 'containerd'];
+  const results = emptyResults(cli, wanted);
+
+  const tag = randomBytes(4).toString('hex');
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), `berth-bench-${tag}-`));
+  const namespace = `bench-${tag}`;
+  const rootfs = path.join(runDir, 'rootfs');
+  const sides: Side[] = wanted.map((name) => ({
+    daemon: new Daemon({ name, dir: path.join(runDir, name), namespace }),
+    namespace,
+    cgroupParent: `berth-bench-${tag}-${name}`,
+    rootfs,
+    ids: new Set<string>(),
+    nextId: 0,
+  }));
+
+  let teardown: Promise<void> | undefined;
+  const teardownAll = (): Promise<void> =>
+    (teardown ??= (async () => {
+      for (const side of sides) for (const p of await teardownSide(side)) log(p);
+      const mounted = mountsUnder(runDir);
+      if (mounted.length > 0) log(`kept ${runDir}: still mounted ${mounted.join(' ')}`);
+      else fs.rmSync(runDir, { recursive: true, force: true });
+    })());
+  const onSignal = (sig: NodeJS.Signals): void => {
+    log(`${sig}: stopping the daemons and removing ${runDir}`);
+    void teardownAll().finally(() => process.exit(130));
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, onSignal);
+  process.once('exit', () => sides.forEach((s) => s.daemon.killSync()));
+
+  try {
+    await makeRootfs(rootfs);
+    const active: Side[] = [];
+    for (const side of sides) {
+      const name = side.daemon.name;
+      try {
+        if (name === 'containerd' && !fs.existsSync(CONTAINERD_BIN)) throw new Error(`${CONTAINERD_BIN} is not installed`);
+        log(`starting ${name} in ${side.daemon.dir}`);
+        await side.daemon.start();
+        active.push(side);
+      } catch (err) {
+        results.sideErrors[name] = (err as Error).message.split('\n')[0];
+        log(`${name}: ${results.sideErrors[name]}`);
+      }
+    }
+    const o = cli.options;
+    log(`lifecycle latency: ${o.warmups} warm-ups + ${o.iterations} samples per side`);
+    merge(results.lifecycle, await measureLifecycle(active, o.warmups, o.iterations));
+    log(`burst: ${o.burstRounds} round(s) of ${o.burst} lifecycles in parallel`);
+    merge(results.burst, await measureBurst(active, o.burst, o.burstRounds));
+    log(`/tasks/exit latency: ${o.eventSamples} samples per side`);
+    merge(results.exitEvent, await measureExitEvents(active, o.eventSamples));
+    log(`idle: ${o.idle} sleeping containers per side: memory, List rates`);
+    const idle = await measureIdle(active, { count: o.idle, listMs: o.listMs, settleMs: o.settleMs });
+    merge(results.memory, idle.memory);
+    merge(results.list, idle.list);
+    if (!o.skipRestart) {
+      log(`restart: ${o.restartTasks} running tasks, SIGKILL, start again`);
+      merge(results.restart, await measureRestart(active, o.restartTasks));
+    }
+  } finally {
+    await teardownAll();
+  }
+  results.finishedAt = new Date().toISOString();
+  writeResults(cli.out, results);
+  const rows = tableRows(results);
+  process.stdout.write(`\n${formatTable(rows)}\n\nresults: ${cli.out}\n`);
+  if (cli.docs) {
+    for (const f of writePerformanceDoc(path.join(REPO, 'docs'), results, rows)) process.stdout.write(`wrote ${f}\n`);
+  }
+  const failures = rows.filter((r) => String(r.berth).startsWith('error') || String(r.containerd).startsWith('error')).length;
+  if (failures > 0) log(`${failures} figure(s) could not be measured: see the error cells`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exit(1);
+  },
+);

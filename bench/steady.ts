@@ -1,0 +1,107 @@
+/**
+ * Measurements taken with many long-running tasks: (3) memory and (5) List rates with `count` idle
+ * `sleep` containers on each side, and (6) how long a daemon SIGKILLed and started again on the same dirs
+ * takes to serve all of its running tasks.
+ */
+import type { SideName } from './daemons';
+import {
+  callsPerSecond,
+  measureMemory,
+  removeSleepers,
+  startSleepers,
+  waitAllRunning,
+  type ListResult,
+  type MemoryResult,
+  type PerSide,
+  type RestartResult,
+} from './metrics';
+import type { Side } from './ops';
+import { round } from './stats';
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0];
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface IdleOptions {
+  count: number;
+  /** How long each List rate is measured. */
+  listMs: number;
+  /** Pause after the last start before memory is read (lets start-up garbage be collected). */
+  settleMs: number;
+}
+
+/** (3) and (5): start `count` sleepers per side, read memory, measure List rates (alternating), remove them. */
+export async function measureIdle(sides: Side[], opts: IdleOptions): Promise<{ memory: PerSide<MemoryResult>; list: PerSide<ListResult> }> {
+  const memory: PerSide<MemoryResult> = {};
+  const list: PerSide<ListResult> = {};
+  const fail = (name: SideName, err: unknown): void => {
+    const e = { ok: false as const, error: errorText(err) };
+    memory[name] ??= e;
+    list[name] ??= e;
+  };
+  const ids = new Map<Side, string[]>();
+  for (const side of sides) {
+    try {
+      ids.set(side, await startSleepers(side, opts.count, 'idle'));
+      await waitAllRunning(side, opts.count, 30_000);
+    } catch (err) {
+      fail(side.daemon.name, err);
+    }
+  }
+  const ready = sides.filter((s) => memory[s.daemon.name] === undefined);
+  await sleep(opts.settleMs);
+  for (const side of ready) {
+    try {
+      memory[side.daemon.name] = { ok: true, value: measureMemory(side, opts.count) };
+    } catch (err) {
+      memory[side.daemon.name] = { ok: false, error: errorText(err) };
+    }
+  }
+  const rates = new Map<Side, Partial<ListResult>>(ready.map((s) => [s, { containers: opts.count }]));
+  for (const what of ['tasks', 'containers'] as const) {
+    for (const side of ready) {
+      if (list[side.daemon.name]) continue;
+      try {
+        const c = side.daemon.client;
+        const call = what === 'tasks' ? () => c.tasks.List({ filter: '' }) : () => c.containers.List({ filters: [] });
+        rates.get(side)![what === 'tasks' ? 'tasksListPerSec' : 'containersListPerSec'] = await callsPerSecond(call, opts.listMs);
+      } catch (err) {
+        list[side.daemon.name] = { ok: false, error: errorText(err) };
+      }
+    }
+  }
+  for (const side of ready) list[side.daemon.name] ??= { ok: true, value: rates.get(side) as ListResult };
+  for (const side of sides) {
+    await removeSleepers(side, ids.get(side) ?? []).catch((err) => fail(side.daemon.name, err));
+  }
+  return { memory, list };
+}
+
+/**
+ * (6) per side: `count` sleepers, SIGKILL of the daemon pid this run started, start again on the same dirs;
+ * the clock runs from the new spawn until Tasks.List returns all `count` RUNNING.
+ */
+export async function measureRestart(sides: Side[], count: number): Promise<PerSide<RestartResult>> {
+  const out: PerSide<RestartResult> = {};
+  for (const side of sides) {
+    const d = side.daemon;
+    let ids: string[] = [];
+    try {
+      ids = await startSleepers(side, count, 'restart');
+      await waitAllRunning(side, count, 60_000);
+      await d.killHard();
+      const t0 = performance.now();
+      await d.start();
+      const t1 = performance.now();
+      await waitAllRunning(side, count, 60_000, 1);
+      const t2 = performance.now();
+      out[d.name] = { ok: true, value: { tasks: count, versionMs: round(t1 - t0, 3), allRunningMs: round(t2 - t0, 3) } };
+    } catch (err) {
+      out[d.name] = { ok: false, error: errorText(err) };
+    }
+    if (!d.alive()) await d.start().catch(() => undefined);
+    await removeSleepers(side, ids).catch((err) => {
+      if (out[d.name]?.ok) out[d.name] = { ok: false, error: `cleanup after restart: ${errorText(err)}` };
+    });
+  }
+  return out;
+}
