@@ -177,8 +177,14 @@ async function main(): Promise<void> {
   if (cli.docs) {
     for (const f of writePerformanceDoc(path.join(REPO, 'docs'), results, rows)) process.stdout.write(`wrote ${f}\n`);
   }
-  const failures = rows.filter((r) => String(r.berth).startsWith('error') || String(r.containerd).startsWith('error')).length;
-  if (failures > 0) log(`${failures} figure(s) could not be measured: see the error cells`);
+  const errors = new Set<string>();
+  for (const r of rows) {
+    for (const side of ['berth', 'containerd'] as const) {
+      const cell = r[side];
+      if (typeof cell === 'string' && cell.startsWith('error: ')) errors.add(`${side}: ${cell.slice(7)}`);
+    }
+  }
+  if (errors.size > 0) process.stdout.write(`\nerrors:\n${[...errors].map((e) => `  ${e}`).join('\n')}\n`);
 }
 
 main().then(
