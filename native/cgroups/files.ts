@@ -77,7 +77,8 @@ export async function exists(p: string): Promise<boolean> {
 export async function writeValue(cg: string, dir: string, file: string, value: string | number, append = false): Promise<void> {
   const full = path.join(dir, file);
   try {
-    await fs.writeFile(full, String(value), { flag: append ? 'a' : 'w' });
+    // Appended values end with a newline (the kernel strips it) so a plain file shows one per line.
+    await fs.writeFile(full, append ? `${value}\n` : String(value), { flag: append ? 'a' : 'w' });
   } catch (err) {
     throw writeError(cg, file, String(value), err);
   }

@@ -72,6 +72,15 @@ async function applyDevices(t: V1Target, rules: LinuxDeviceCgroup[]): Promise<vo
   for (const d of rules) await writeValue(t.path, dir, d.allow ? 'devices.allow' : 'devices.deny', deviceRule(d), true);
 }
 
+/**
+ * The kernel keeps memsw.limit >= limit at every step: when the new memsw limit is at least the current memory
+ * limit, it can go first (raising); otherwise the memory limit must be lowered first (runc's order).
+ */
+export function memoryWriteOrder(currentLimit: number, limit: number, swap: number): 'swap-first' | 'limit-first' {
+  if (limit === 0 || swap === 0) return 'limit-first';
+  return swap === -1 || currentLimit < swap ? 'swap-first' : 'limit-first';
+}
+
 async function applyMemory(t: V1Target, m: LinuxMemory): Promise<void> {
   const wanted = m.limit || m.swap || m.reservation || m.kernelTCP || m.disableOOMKiller ||
     (m.swappiness !== undefined && m.swappiness !== null && m.swappiness !== -1);
@@ -89,11 +98,9 @@ async function applyMemory(t: V1Target, m: LinuxMemory): Promise<void> {
   if (limit > 0 && swap > 0 && swap < limit) {
     throw new InvalidArgument(`cgroup ${t.path}: memory+swap limit ${swap} is below the memory limit ${limit}`);
   }
-  // The kernel keeps memsw.limit >= limit at every step: raise memsw first, lower the memory limit first.
   let swapFirst = false;
   if (limit !== 0 && swap !== 0) {
-    const current = await readUint(path.join(dir, 'memory.limit_in_bytes'));
-    swapFirst = swap === -1 || current < swap;
+    swapFirst = memoryWriteOrder(await readUint(path.join(dir, 'memory.limit_in_bytes')), limit, swap) === 'swap-first';
   }
   const setLimit = (): Promise<void> => (limit !== 0 ? writeValue(t.path, dir, 'memory.limit_in_bytes', limit) : Promise.resolve());
   const setSwap = (): Promise<void> => (swap !== 0 ? writeValue(t.path, dir, 'memory.memsw.limit_in_bytes', swap) : Promise.resolve());
