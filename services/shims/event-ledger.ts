@@ -1,0 +1,123 @@
+/**
+ * What berthd has published for one task, kept in `<bundle>/events.json` so a restarted berthd neither
+ * repeats nor loses events:
+ *
+ *   { "seq": 12, "exits": ["|4242|1700000000.5", "x1|4250|1700000001.0"], "initExit": {pid, exit_status, exited_at} }
+ *
+ * `seq` is the last shim event published (Events resumes after it); `exits` the keys
+ * `execId|pid|exitedAt` of the last exits published (bounded), so an exit is published at most once even
+ * when berthd has to make one up (dead shim); `initExit` the init process's exit once published.
+ */
+import fs from 'node:fs';
+import { packAny } from '../../proto/any';
+import type { AnyMessage } from '../../proto/any';
+import { fromTimestamp, type Timestamp } from '../../proto/timestamp';
+import type { Logger } from '../../pkg/log';
+import { messageOf } from '../../pkg/errdefs';
+import { writeFileAtomic } from './files';
+
+/** What berthd's event exchange offers the shim manager. */
+export interface EventPublisher {
+  publish(namespace: string, topic: string, event: AnyMessage, timestamp?: Date): void;
+}
+
+export interface ExitRecord {
+  pid: number;
+  exit_status: number;
+  exited_at: Timestamp;
+}
+
+export interface TaskExitEvent extends ExitRecord {
+  container_id: string;
+  /** The container id for the init process, the exec id otherwise. */
+  id: string;
+}
+
+interface LedgerRecord {
+  seq: number;
+  exits: string[];
+  initExit?: ExitRecord;
+}
+
+const MAX_EXIT_KEYS = 256;
+export const TASK_EXIT_TYPE = 'containerd.events.TaskExit';
+
+export function exitKey(execId: string, pid: number, exitedAt: Timestamp | null | undefined): string {
+  return `${execId}|${pid}|${Number(exitedAt?.seconds ?? 0)}.${Number(exitedAt?.nanos ?? 0)}`;
+}
+
+export class EventLedger {
+  private record: LedgerRecord;
+  private closed = false;
+
+  constructor(
+    private readonly file: string,
+    private readonly log: Logger,
+  ) {
+    this.record = EventLedger.read(file);
+  }
+
+  static read(file: string): LedgerRecord {
+    try {
+      const r = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<LedgerRecord>;
+      const seq = Number.isSafeInteger(r.seq) && (r.seq as number) >= 0 ? (r.seq as number) : 0;
+      const exits = Array.isArray(r.exits) ? r.exits.filter((k): k is string => typeof k === 'string') : [];
+      const ie = r.initExit;
+      const initExit = ie && typeof ie === 'object' && typeof ie.pid === 'number' ? ie : undefined;
+      return { seq, exits, initExit };
+    } catch {
+      return { seq: 0, exits: [] };
+    }
+  }
+
+  get seq(): number {
+    return this.record.seq;
+  }
+
+  get initExit(): ExitRecord | undefined {
+    return this.record.initExit;
+  }
+
+  /** No more writes (the bundle is about to go). */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Records that the shim event `seq` was published. */
+  published(seq: number): void {
+    if (seq <= this.record.seq) return;
+    this.record.seq = seq;
+    this.save();
+  }
+
+  /** Whether this exit is new; when it is, remembers it (not saved: `published` or `save` follows). */
+  claimExit(exit: TaskExitEvent): boolean {
+    const execId = exit.id === exit.container_id || exit.id === '' ? '' : exit.id;
+    if (execId === '' && this.record.initExit) return false;
+    const key = exitKey(execId, Number(exit.pid), exit.exited_at);
+    if (this.record.exits.includes(key)) return false;
+    this.record.exits.push(key);
+    if (this.record.exits.length > MAX_EXIT_KEYS) this.record.exits.splice(0, this.record.exits.length - MAX_EXIT_KEYS);
+    if (execId === '') {
+      this.record.initExit = { pid: Number(exit.pid), exit_status: Number(exit.exit_status), exited_at: exit.exited_at };
+    }
+    return true;
+  }
+
+  /** Publishes an exit berthd made up (dead shim, lost stream) unless it was published before. */
+  publishSyntheticExit(publisher: EventPublisher, namespace: string, exit: TaskExitEvent): boolean {
+    if (!this.claimExit(exit)) return false;
+    publisher.publish(namespace, '/tasks/exit', packAny(TASK_EXIT_TYPE, exit), fromTimestamp(exit.exited_at));
+    this.save();
+    return true;
+  }
+
+  save(): void {
+    if (this.closed) return;
+    try {
+      writeFileAtomic(this.file, JSON.stringify(this.record));
+    } catch (err) {
+      this.log.warn('event ledger: cannot record progress', { file: this.file, error: messageOf(err) });
+    }
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * The shim manager: berthd's registry of task shims, keyed by namespace and id. It creates a task (bundle,
+ * socket, spawned shim, client, event pump, shim Create), deletes it (shim Delete, events flushed,
+ * Shutdown, socket and bundle removed), and handles shims that die (dead-shim cleanup in recovery.ts,
+ * which also reconnects to the shims of a previous berthd at start).
+ *
+ * Protocol with the shim: proto/berth/shim/v1/shim.proto; files: layout.ts; docs/tasks.md.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AnyMessage } from '../../proto/any';
+import { packAny } from '../../proto/any';
+import { toTimestamp, type Timestamp } from '../../proto/timestamp';
+import { AlreadyExists, FailedPrecondition, NotFound, messageOf } from '../../pkg/errdefs';
+import type { Logger } from '../../pkg/log';
+import { Cleanup } from '../../pkg/cleanup';
+import { StateLayout, BUNDLE_FILES } from './layout';
+import { parseSpec, createBundle, checkIoPaths, type RootfsMount } from './bundle';
+import { spawnShim } from './spawn';
+import { ShimClient } from './client';
+import { EventPump } from './event-pump';
+import { EventLedger, type EventPublisher } from './event-ledger';
+import { TaskShim, taskKey } from './task-shim';
+import { isProcessAlive, processStartTime, removeBundleDir, removeFile, signalVerified, waitProcessGone, writeFileAtomic } from './files';
+import { cleanupDeadShim, cancelRetries } from './recovery';
+import type { DeleteResponse__Output } from '../../proto/gen/berth/shim/v1/DeleteResponse';
+
+export interface ShimManagerOptions {
+  /** berthd's state directory (bundles and sockets go below it). */
+  stateDir: string;
+  /** The berth-shim executable. */
+  shimBinary: string;
+  publisher: EventPublisher;
+  log: Logger;
+  /** Bound on connecting to a shim and on its first answer (default 3000 ms). */
+  connectTimeoutMs?: number;
+  /** How long a restarted berthd holds back replayed events of reconnected shims (default 3000 ms). */
+  replayHoldMs?: number;
+  /** Environment of spawned shims (default: berthd's). */
+  shimEnv?: NodeJS.ProcessEnv;
+  /** Whether the container record still exists (reconnect drops tasks of deleted containers). */
+  containerExists?: (namespace: string, id: string) => boolean | Promise<boolean>;
+}
+
+export interface CreateTaskParams {
+  namespace: string;
+  id: string;
+  spec: AnyMessage | null | undefined;
+  rootfs: RootfsMount[];
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+  options: AnyMessage | null;
+  signal?: AbortSignal;
+}
+
+const TASK_DELETE = 'containerd.events.TaskDelete';
+const STOPPED_STATES = new Set(['CREATED', 'STOPPED', 'UNKNOWN']);
+
+/** The repository's bin/berth-shim (this file runs from dist/services/shims/). */
+export function defaultShimBinary(): string {
+  let dir = __dirname;
+  while (path.basename(dir) !== 'dist' && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  const repo = path.basename(dir) === 'dist' ? path.dirname(dir) : path.resolve(__dirname, '../..');
+  return path.join(repo, 'bin', 'berth-shim');
+}
+
+export class ShimManager {
+  readonly layout: StateLayout;
+  readonly tasks = new Map<string, TaskShim>();
+  readonly connectTimeoutMs: number;
+
+  constructor(readonly opts: ShimManagerOptions) {
+    this.layout = new StateLayout(opts.stateDir);
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
+  }
+
+  /** A task that can take calls; NotFound otherwise (also while it is being created). */
+  get(namespace: string, id: string): TaskShim {
+    const t = this.tasks.get(taskKey(namespace, id));
+    if (!t || t.state === 'starting' || t.state === 'gone') throw new NotFound(`task ${id}: not found`);
+    return t;
+  }
+
+  /** Every visible task of a namespace. */
+  list(namespace: string): TaskShim[] {
+    return [...this.tasks.values()].filter((t) => t.namespace === namespace && t.state !== 'starting' && t.state !== 'gone');
+  }
+
+  /** Creates the task's shim and its init process (not started). Returns the task with `initPid` set. */
+  async createTask(p: CreateTaskParams): Promise<TaskShim> {
+    const bundle = this.layout.bundleDir(p.namespace, p.id);
+    const key = taskKey(p.namespace, p.id);
+    if (this.tasks.has(key)) throw new AlreadyExists(`task ${p.id}: already exists`);
+    const task = new TaskShim(p.namespace, p.id, bundle, this.opts.log.child({ namespace: p.namespace, id: p.id }));
+    this.tasks.set(key, task);
+    const undo = new Cleanup();
+    undo.push(() => void this.tasks.delete(key));
+    try {
+      // Everything the client sent is checked before anything is spawned.
+      const { doc, raw } = parseSpec(p.id, p.spec);
+      checkIoPaths({ stdin: p.stdin, stdout: p.stdout, stderr: p.stderr });
+      this.layout.ensure();
+      const bundleUndo = await createBundle({ bundle, containerId: p.id, specRaw: raw, doc, rootfs: p.rootfs });
+      undo.push(async () => void (await bundleUndo.run()));
+      task.ledger = new EventLedger(path.join(bundle, BUNDLE_FILES.events), task.log);
+      const address = this.layout.newSocketPath();
+      const shim = await spawnShim({
+        binary: this.opts.shimBinary,
+        args: ['--namespace', p.namespace, '--id', p.id, '--bundle', bundle],
+        address,
+        cwd: bundle,
+        logFile: path.join(bundle, BUNDLE_FILES.log),
+        env: this.opts.shimEnv,
+        bundle,
+      });
+      task.shim = shim;
+      undo.push(async () => {
+        signalVerified(shim.pid, shim.startTime, 'SIGKILL');
+        await waitProcessGone(shim.pid, shim.startTime, 2000);
+        removeFile(address);
+      });
+      task.log.debug('shim spawned', { pid: shim.pid, address });
+      const client = new ShimClient(address);
+      task.client = client;
+      undo.push(() => client.close());
+      await client.waitForReady(this.connectTimeoutMs);
+      this.startPump(task, 0);
+      undo.push(() => task.pump?.stop());
+      const res = await client.create(
+        {
+          id: p.id,
+          bundle,
+          rootfs: p.rootfs,
+          terminal: p.terminal,
+          stdin: p.stdin,
+          stdout: p.stdout,
+          stderr: p.stderr,
+          checkpoint: '',
+          parent_checkpoint: '',
+          options: p.options,
+        },
+        { signal: p.signal },
+      );
+      this.recordInit(task, res.pid);
+      shim.child?.once('exit', () => void this.handleShimGone(task));
+      task.transition('ready');
+      undo.release();
+      return task;
+    } catch (err) {
+      task.transition('gone');
+      const errors = await undo.run();
+      for (const e of errors) task.log.warn('create: cleanup step failed', { error: messageOf(e) });
+      throw err;
+    }
+  }
+
+  /** Records the init pid (and start time) in the task and in `<bundle>/task.json`. */
+  recordInit(task: TaskShim, pid: number): void {
+    task.initPid = pid;
+    task.initStartTime = processStartTime(pid) ?? '';
+    writeFileAtomic(path.join(task.bundle, BUNDLE_FILES.task), JSON.stringify({ pid, startTime: task.initStartTime }));
+  }
+
+  startPump(task: TaskShim, holdUntil: number): void {
+    const shim = task.shim!;
+    task.pump = new EventPump({
+      client: task.client!,
+      namespace: task.namespace,
+      publisher: this.opts.publisher,
+      ledger: task.ledger!,
+      log: task.log,
+      holdUntil,
+      isShimAlive: () => isProcessAlive(shim.pid, shim.startTime),
+      onShimGone: () => void this.handleShimGone(task),
+    });
+    task.pump.start();
+  }
+
+  /**
+   * Deletes the init process (the task must be created or stopped), makes sure its /tasks/exit and
+   * /tasks/delete reached the exchange, shuts the shim down and removes its socket and bundle.
+   */
+  async deleteTask(task: TaskShim, signal?: AbortSignal): Promise<DeleteResponse__Output> {
+    const client = task.use();
+    if (task.state === 'deleting') throw new FailedPrecondition(`task ${task.id}: is being deleted`);
+    const st = await client.state(task.id, '', { signal });
+    if (!STOPPED_STATES.has(st.status)) {
+      throw new FailedPrecondition(`task ${task.id}: must be stopped before deletion (status ${st.status.toLowerCase()})`);
+    }
+    task.transition('deleting');
+    task.pump?.releaseHold();
+    const afterSeq = task.pump?.lastSeq ?? 0;
+    let res: DeleteResponse__Output;
+    try {
+      res = await client.delete(task.id, '', { signal });
+    } catch (err) {
+      if ((task.state as string) === 'deleting') task.transition('ready');
+      throw err;
+    }
+    const seen = (await task.pump?.waitForTopic('/tasks/delete', afterSeq, 2000)) ?? false;
+    if (!seen) {
+      task.log.warn('shim did not report /tasks/delete in time; publishing it', {});
+      this.publishExitAndDelete(task, { pid: res.pid, exit_status: res.exit_status, exited_at: res.exited_at ?? toTimestamp() });
+    }
+    task.finishing = this.shutdownAndRemove(task);
+    await task.finishing;
+    return res;
+  }
+
+  /** Publishes /tasks/exit (unless already published) and /tasks/delete for the init process. */
+  publishExitAndDelete(task: TaskShim, exit: { pid: number; exit_status: number; exited_at: Timestamp }): void {
+    const ledger = task.ledger;
+    if (exit.pid > 0) {
+      ledger?.publishSyntheticExit(this.opts.publisher, task.namespace, { container_id: task.id, id: task.id, ...exit });
+    }
+    const known = ledger?.initExit ?? exit;
+    this.opts.publisher.publish(
+      task.namespace,
+      '/tasks/delete',
+      packAny(TASK_DELETE, { container_id: task.id, pid: known.pid, exit_status: known.exit_status, exited_at: known.exited_at, id: '' }),
+      new Date(),
+    );
+  }
+
+  /** Shuts the shim down (SIGKILL if it lingers), then removes its socket and bundle and forgets the task. */
+  async shutdownAndRemove(task: TaskShim): Promise<void> {
+    const shim = task.shim;
+    if (task.client && shim && isProcessAlive(shim.pid, shim.startTime)) {
+      await task.client.shutdown(task.id, false, { timeoutMs: 2000 }).catch(() => {});
+      if (!(await waitProcessGone(shim.pid, shim.startTime, 2000))) {
+        task.log.warn('shim did not exit after shutdown; killing it', { pid: shim.pid });
+        signalVerified(shim.pid, shim.startTime, 'SIGKILL');
+        await waitProcessGone(shim.pid, shim.startTime, 2000);
+      }
+    }
+    await this.forget(task);
+  }
+
+  /** Stops the pump, closes the client, removes socket and bundle, drops the task from the registry. */
+  async forget(task: TaskShim): Promise<void> {
+    await task.pump?.stop();
+    task.ledger?.close();
+    task.client?.close();
+    const address = task.shim?.address;
+    if (address && this.layout.ownsSocket(address)) removeFile(address);
+    try {
+      await removeBundleDir(task.bundle);
+    } catch (err) {
+      task.log.error('cannot remove bundle', { error: messageOf(err) });
+    }
+    if (task.state !== 'gone') task.transition('gone');
+    if (this.tasks.get(task.key) === task) this.tasks.delete(task.key);
+    this.removeEmptyNamespaceDir(task.namespace);
+  }
+
+  private removeEmptyNamespaceDir(namespace: string): void {
+    try {
+      fs.rmdirSync(this.layout.namespaceDir(namespace));
+    } catch {}
+  }
+
+  /** A shim died (or vanished) while berthd was up: see recovery.ts. */
+  handleShimGone(task: TaskShim): Promise<void> {
+    if (task.state === 'starting' || task.state === 'deleting' || task.state === 'gone') return Promise.resolve();
+    task.finishing ??= cleanupDeadShim(this, task);
+    return task.finishing;
+  }
+
+  /** Stops pumps and closes clients; shims keep running (they outlive berthd). */
+  async close(): Promise<void> {
+    cancelRetries(this);
+    const all = [...this.tasks.values()];
+    await Promise.all(all.map((t) => t.pump?.stop()));
+    for (const t of all) t.client?.close();
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * Recovery (issue 5): reconnecting to the shims of a previous berthd at start, and cleaning up after
+ * shims that died.
+ *
+ * Reconnect walks `<state>/tasks/<ns>/<id>/`, reads `address`, `shim.pid` and `shim.starttime`, and for
+ * every bundle in parallel connects with a bounded timeout and asks the shim for its State:
+ *   - answers            → the task is served as before; its event pump resumes after the recorded seq
+ *                          (events held back for `replayHoldMs` so re-subscribing clients see them);
+ *   - alive, but mute    → `unreachable` (calls get Unavailable), retried in the background with backoff;
+ *   - dead / no record   → dead-shim cleanup;
+ *   - container deleted  → the task is killed and deleted (events published), the bundle removed.
+ * Then sockets in `<state>/s/` that no bundle refers to are removed.
+ *
+ * Dead-shim cleanup: the init process (recorded in task.json with its start time) is SIGKILLed so nothing
+ * is orphaned, /tasks/exit (status 137 unless an exit was already published) and /tasks/delete are
+ * published, and socket and bundle (after unmounting anything below it) are removed.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { toTimestamp } from '../../proto/timestamp';
+import { isValidIdentifier } from '../../pkg/identifiers';
+import { messageOf } from '../../pkg/errdefs';
+import type { ShimManager } from './manager';
+import { TaskShim, taskKey } from './task-shim';
+import { BUNDLE_FILES } from './layout';
+import { ShimClient } from './client';
+import { EventLedger } from './event-ledger';
+import { isProcessAlive, readOptional, readPositiveInt, removeBundleDir, removeFile, signalVerified, waitProcessGone } from './files';
+
+const SIGKILL_STATUS = 137;
+const retryTimers = new WeakMap<ShimManager, Set<NodeJS.Timeout>>();
+
+/** Kills what is left of a task whose shim is gone, publishes its exit and delete, removes its files. */
+export async function cleanupDeadShim(manager: ShimManager, task: TaskShim): Promise<void> {
+  task.log.warn('shim is gone; cleaning up its task', { shimPid: task.shim?.pid ?? 0 });
+  if (task.state !== 'gone') task.transition('deleting');
+  await task.pump?.stop();
+  task.client?.close();
+  if (task.initPid > 0 && signalVerified(task.initPid, task.initStartTime, 'SIGKILL')) {
+    await waitProcessGone(task.initPid, task.initStartTime, 5000);
+  }
+  if (task.initPid > 0) {
+    manager.publishExitAndDelete(task, { pid: task.initPid, exit_status: SIGKILL_STATUS, exited_at: toTimestamp() });
+  }
+  await manager.forget(task);
+}
+
+function readInit(task: TaskShim): void {
+  try {
+    const rec = JSON.parse(fs.readFileSync(path.join(task.bundle, BUNDLE_FILES.task), 'utf8')) as { pid?: unknown; startTime?: unknown };
+    if (typeof rec.pid === 'number' && rec.pid > 0) task.initPid = rec.pid;
+    if (typeof rec.startTime === 'string') task.initStartTime = rec.startTime;
+  } catch {}
+}
+
+/** Tries to reach a recorded shim: true when it answered State within the timeout. */
+async function connect(manager: ShimManager, task: TaskShim): Promise<boolean> {
+  const shim = task.shim!;
+  task.client?.close();
+  const client = new ShimClient(shim.address);
+  task.client = client;
+  try {
+    await client.waitForReady(manager.connectTimeoutMs);
+    const st = await client.state(task.id, '', { timeoutMs: manager.connectTimeoutMs });
+    if (st.pid > 0 && task.initPid === 0) task.initPid = st.pid;
+    return true;
+  } catch (err) {
+    task.log.warn('shim did not answer', { address: shim.address, error: messageOf(err) });
+    client.close();
+    task.client = undefined;
+    return false;
+  }
+}
+
+async function containerExists(manager: ShimManager, task: TaskShim): Promise<boolean> {
+  if (!manager.opts.containerExists) return true;
+  try {
+    return await manager.opts.containerExists(task.namespace, task.id);
+  } catch {
+    return true;
+  }
+}
+
+/** A live task whose container record is gone: kill, delete and remove it. */
+async function dropOrphanTask(manager: ShimManager, task: TaskShim): Promise<void> {
+  task.log.warn('container record is gone; removing its task', {});
+  const client = task.client!;
+  await client.kill({ id: task.id, exec_id: '', signal: 9, all: true }, { timeoutMs: 5000 }).catch(() => {});
+  await client.wait(task.id, '', { timeoutMs: 10_000 }).catch(() => {});
+  try {
+    await manager.deleteTask(task);
+  } catch (err) {
+    task.log.warn('cannot delete orphan task; forcing', { error: messageOf(err) });
+    await cleanupDeadShim(manager, task).catch(() => {});
+  }
+}
+
+function scheduleRetry(manager: ShimManager, task: TaskShim, delayMs: number): void {
+  let timers = retryTimers.get(manager);
+  if (!timers) retryTimers.set(manager, (timers = new Set()));
+  const t = setTimeout(() => {
+    timers.delete(t);
+    void retryUnreachable(manager, task, delayMs);
+  }, delayMs);
+  t.unref();
+  timers.add(t);
+}
+
+async function retryUnreachable(manager: ShimManager, task: TaskShim, lastDelay: number): Promise<void> {
+  if (task.state !== 'unreachable') return;
+  const shim = task.shim!;
+  if (!isProcessAlive(shim.pid, shim.startTime)) {
+    await manager.handleShimGone(task);
+    return;
+  }
+  if (await connect(manager, task)) {
+    task.transition('ready');
+    manager.startPump(task, 0);
+    task.log.info('shim reachable again', {});
+    return;
+  }
+  scheduleRetry(manager, task, Math.min(lastDelay * 2, 30_000));
+}
+
+/** Reconnects to one recorded bundle. Never throws. */
+async function reconnectOne(manager: ShimManager, namespace: string, id: string, bundle: string, holdUntil: number): Promise<void> {
+  const log = manager.opts.log.child({ namespace, id });
+  if (!isValidIdentifier(namespace) || !isValidIdentifier(id)) {
+    log.warn('removing bundle with an invalid name', { bundle });
+    await removeBundleDir(bundle).catch((err: unknown) => log.error('cannot remove bundle', { error: messageOf(err) }));
+    return;
+  }
+  const task = new TaskShim(namespace, id, bundle, log);
+  manager.tasks.set(taskKey(namespace, id), task);
+  task.ledger = new EventLedger(path.join(bundle, BUNDLE_FILES.events), log);
+  readInit(task);
+  const address = readOptional(path.join(bundle, BUNDLE_FILES.address)) ?? '';
+  const pid = readPositiveInt(path.join(bundle, BUNDLE_FILES.shimPid));
+  const startTime = readOptional(path.join(bundle, BUNDLE_FILES.shimStartTime)) ?? '';
+  const alive = pid !== undefined && isProcessAlive(pid, startTime);
+  if (pid !== undefined) task.shim = { pid, startTime, address };
+  const usable = alive && manager.layout.ownsSocket(address) && fs.existsSync(address);
+  if (!usable) {
+    if (alive) {
+      log.warn('shim alive without a usable address; killing it', { pid, address });
+      signalVerified(pid!, startTime, 'SIGKILL');
+      await waitProcessGone(pid!, startTime, 2000);
+    } else {
+      log.info('shim of a previous berthd is gone', { pid: pid ?? 0 });
+    }
+    task.transition('ready');
+    await cleanupDeadShim(manager, task);
+    return;
+  }
+  if (!(await connect(manager, task))) {
+    if (isProcessAlive(pid!, startTime)) {
+      task.transition('ready');
+      task.transition('unreachable');
+      scheduleRetry(manager, task, 1000);
+    } else {
+      task.transition('ready');
+      await cleanupDeadShim(manager, task);
+    }
+    return;
+  }
+  task.transition('ready');
+  const exists = await containerExists(manager, task);
+  manager.startPump(task, exists ? holdUntil : 0);
+  if (!exists) {
+    await dropOrphanTask(manager, task);
+    return;
+  }
+  log.info('reconnected to shim', { pid, initPid: task.initPid });
+}
+
+function listBundles(tasksRoot: string): { namespace: string; id: string; bundle: string }[] {
+  const found: { namespace: string; id: string; bundle: string }[] = [];
+  const dirs = (p: string): fs.Dirent[] => {
+    try {
+      return fs.readdirSync(p, { withFileTypes: true });
+    } catch {
+      return [];
+    }
+  };
+  for (const ns of dirs(tasksRoot)) {
+    const nsDir = path.join(tasksRoot, ns.name);
+    if (!ns.isDirectory()) {
+      removeFile(nsDir);
+      continue;
+    }
+    for (const t of dirs(nsDir)) {
+      const bundle = path.join(nsDir, t.name);
+      if (t.isDirectory()) found.push({ namespace: ns.name, id: t.name, bundle });
+      else removeFile(bundle);
+    }
+  }
+  return found;
+}
+
+/** Removes sockets no task refers to, and empty namespace directories. */
+function removeStrays(manager: ShimManager): void {
+  const used = new Set([...manager.tasks.values()].map((t) => t.shim?.address).filter(Boolean));
+  const dir = manager.layout.socketsDir;
+  for (const name of fs.readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (used.has(p)) continue;
+    if (/^[0-9a-f]{12}(\.tmp)?$/.test(name)) {
+      manager.opts.log.info('removing stray shim socket', { path: p });
+      removeFile(p);
+    }
+  }
+  for (const ns of fs.readdirSync(manager.layout.tasksRoot)) {
+    try {
+      fs.rmdirSync(path.join(manager.layout.tasksRoot, ns));
+    } catch {}
+  }
+}
+
+/** Reconnects to every shim recorded under the state directory (all in parallel, each bounded). */
+export async function reconnectAll(manager: ShimManager): Promise<void> {
+  manager.layout.ensure();
+  const holdUntil = Date.now() + (manager.opts.replayHoldMs ?? 3000);
+  const bundles = listBundles(manager.layout.tasksRoot);
+  await Promise.all(
+    bundles.map((b) =>
+      reconnectOne(manager, b.namespace, b.id, b.bundle, holdUntil).catch((err: unknown) =>
+        manager.opts.log.error('reconnect failed', { namespace: b.namespace, id: b.id, error: messageOf(err) }),
+      ),
+    ),
+  );
+  removeStrays(manager);
+  if (bundles.length > 0) {
+    const ready = [...manager.tasks.values()].filter((t) => t.state === 'ready').length;
+    manager.opts.log.info('reconnected to shims', { bundles: bundles.length, ready });
+  }
+}
+
+/** Cancels background reconnect attempts (berthd stops). */
+export function cancelRetries(manager: ShimManager): void {
+  for (const t of retryTimers.get(manager) ?? []) clearTimeout(t);
+  retryTimers.delete(manager);
+}
