@@ -8,19 +8,7 @@ import { Metadata, credentials, makeGenericClientConstructor, type Client, type 
 import { serviceDefinition, PROTO_FILES } from '../../proto/loader';
 import { fromGrpcError } from '../../pkg/grpc-errors';
 import { DeadlineExceeded } from '../../pkg/errdefs';
-import type { CreateTaskRequest } from '../../proto/gen/berth/shim/v1/CreateTaskRequest';
-import type { CreateTaskResponse__Output } from '../../proto/gen/berth/shim/v1/CreateTaskResponse';
-import type { StartResponse__Output } from '../../proto/gen/berth/shim/v1/StartResponse';
-import type { DeleteResponse__Output } from '../../proto/gen/berth/shim/v1/DeleteResponse';
-import type { StateResponse__Output } from '../../proto/gen/berth/shim/v1/StateResponse';
-import type { PidsResponse__Output } from '../../proto/gen/berth/shim/v1/PidsResponse';
-import type { ExecProcessRequest } from '../../proto/gen/berth/shim/v1/ExecProcessRequest';
-import type { UpdateTaskRequest } from '../../proto/gen/berth/shim/v1/UpdateTaskRequest';
-import type { WaitResponse__Output } from '../../proto/gen/berth/shim/v1/WaitResponse';
-import type { StatsResponse__Output } from '../../proto/gen/berth/shim/v1/StatsResponse';
-import type { ConnectResponse__Output } from '../../proto/gen/berth/shim/v1/ConnectResponse';
-import type { BindResponse__Output } from '../../proto/gen/berth/shim/v1/BindResponse';
-import type { ShimEvent__Output } from '../../proto/gen/berth/shim/v1/ShimEvent';
+import type { BindResponse, ConnectResponse, CreateTaskRequest, CreateTaskResponse, DeleteResponse, ExecProcessRequest, PidsResponse, ShimEvent, StartResponse, StateResponse, StatsResponse, UpdateTaskRequest, WaitResponse } from './messages';
 
 export const SHIM_SERVICE = 'berth.shim.v1.Shim';
 
@@ -81,19 +69,19 @@ export class ShimClient {
     });
   }
 
-  state(id: string, execId = '', opts?: CallOptions): Promise<StateResponse__Output> {
+  state(id: string, execId = '', opts?: CallOptions): Promise<StateResponse> {
     return this.unary('State', { id, exec_id: execId }, opts);
   }
-  create(req: CreateTaskRequest, opts?: CallOptions): Promise<CreateTaskResponse__Output> {
+  create(req: CreateTaskRequest, opts?: CallOptions): Promise<CreateTaskResponse> {
     return this.unary('Create', req, opts);
   }
-  start(id: string, execId = '', opts?: CallOptions): Promise<StartResponse__Output> {
+  start(id: string, execId = '', opts?: CallOptions): Promise<StartResponse> {
     return this.unary('Start', { id, exec_id: execId }, opts);
   }
-  delete(id: string, execId = '', opts?: CallOptions): Promise<DeleteResponse__Output> {
+  delete(id: string, execId = '', opts?: CallOptions): Promise<DeleteResponse> {
     return this.unary('Delete', { id, exec_id: execId }, opts);
   }
-  pids(id: string, opts?: CallOptions): Promise<PidsResponse__Output> {
+  pids(id: string, opts?: CallOptions): Promise<PidsResponse> {
     return this.unary('Pids', { id }, opts);
   }
   pause(id: string, opts?: CallOptions): Promise<Empty> {
@@ -117,13 +105,13 @@ export class ShimClient {
   update(req: UpdateTaskRequest, opts?: CallOptions): Promise<Empty> {
     return this.unary('Update', req, opts);
   }
-  wait(id: string, execId = '', opts?: CallOptions): Promise<WaitResponse__Output> {
+  wait(id: string, execId = '', opts?: CallOptions): Promise<WaitResponse> {
     return this.unary('Wait', { id, exec_id: execId }, opts);
   }
-  stats(id: string, opts?: CallOptions): Promise<StatsResponse__Output> {
+  stats(id: string, opts?: CallOptions): Promise<StatsResponse> {
     return this.unary('Stats', { id }, opts);
   }
-  connect(id: string, opts?: CallOptions): Promise<ConnectResponse__Output> {
+  connect(id: string, opts?: CallOptions): Promise<ConnectResponse> {
     return this.unary('Connect', { id }, opts);
   }
   shutdown(id: string, now = false, opts?: CallOptions): Promise<Empty> {
@@ -132,7 +120,7 @@ export class ShimClient {
   ack(seq: number, opts?: CallOptions): Promise<Empty> {
     return this.unary('Ack', { seq }, opts);
   }
-  bind(req: { id: string; namespace: string; bundle: string }, opts?: CallOptions): Promise<BindResponse__Output> {
+  bind(req: { id: string; namespace: string; bundle: string }, opts?: CallOptions): Promise<BindResponse> {
     return this.unary('Bind', req, opts);
   }
 
@@ -141,14 +129,14 @@ export class ShimClient {
    * iterable ends when the shim closes the stream and throws a Berth error when it breaks; aborting
    * `signal` cancels it.
    */
-  async *events(afterSeq: number, signal: AbortSignal): AsyncGenerator<ShimEvent__Output> {
-    const fn = (this.client as unknown as Record<string, (req: object, md: Metadata) => ClientReadableStream<ShimEvent__Output>>)
+  async *events(afterSeq: number, signal: AbortSignal): AsyncGenerator<ShimEvent> {
+    const fn = (this.client as unknown as Record<string, (req: object, md: Metadata) => ClientReadableStream<ShimEvent>>)
       .Events!;
     const call = fn.call(this.client, { after_seq: afterSeq }, new Metadata());
     const onAbort = (): void => call.cancel();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      for await (const ev of call) yield ev as ShimEvent__Output;
+      for await (const ev of call) yield ev as ShimEvent;
     } catch (err) {
       throw fromGrpcError(err);
     } finally {

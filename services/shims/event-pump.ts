@@ -15,7 +15,7 @@ import type { Logger } from '../../pkg/log';
 import { messageOf } from '../../pkg/errdefs';
 import type { ShimClient } from './client';
 import type { EventLedger, EventPublisher, TaskExitEvent } from './event-ledger';
-import type { ShimEvent__Output } from '../../proto/gen/berth/shim/v1/ShimEvent';
+import type { ShimEvent } from './messages';
 
 export interface EventPumpOptions {
   client: ShimClient;
@@ -136,7 +136,7 @@ export class EventPump {
     }
   }
 
-  private async handle(ev: ShimEvent__Output): Promise<void> {
+  private async handle(ev: ShimEvent): Promise<void> {
     const seq = Number(ev.seq);
     if (seq > this.opts.ledger.seq) {
       const hold = this.holdUntil - Date.now();
@@ -152,7 +152,7 @@ export class EventPump {
     for (const w of this.waiters.filter((x) => x.topic === ev.topic && seq > x.afterSeq)) w.resolve(true);
   }
 
-  private publish(ev: ShimEvent__Output): void {
+  private publish(ev: ShimEvent): void {
     if (!ev.event) return;
     const any = { type_url: ev.event.type_url, value: ev.event.value };
     if (ev.topic === '/tasks/exit') {

@@ -23,7 +23,7 @@ import { EventLedger, type EventPublisher } from './event-ledger';
 import { TaskShim, taskKey } from './task-shim';
 import { isProcessAlive, processStartTime, removeBundleDir, removeFile, signalVerified, waitProcessGone, writeFileAtomic } from './files';
 import { cleanupDeadShim, cancelRetries } from './recovery';
-import type { DeleteResponse__Output } from '../../proto/gen/berth/shim/v1/DeleteResponse';
+import type { DeleteResponse } from './messages';
 
 export interface ShimManagerOptions {
   /** berthd's state directory (bundles and sockets go below it). */
@@ -182,7 +182,7 @@ export class ShimManager {
    * Deletes the init process (the task must be created or stopped), makes sure its /tasks/exit and
    * /tasks/delete reached the exchange, shuts the shim down and removes its socket and bundle.
    */
-  async deleteTask(task: TaskShim, signal?: AbortSignal): Promise<DeleteResponse__Output> {
+  async deleteTask(task: TaskShim, signal?: AbortSignal): Promise<DeleteResponse> {
     const client = task.use();
     if (task.state === 'deleting') throw new FailedPrecondition(`task ${task.id}: is being deleted`);
     const st = await client.state(task.id, '', { signal });
@@ -192,7 +192,7 @@ export class ShimManager {
     task.transition('deleting');
     task.pump?.releaseHold();
     const afterSeq = task.pump?.lastSeq ?? 0;
-    let res: DeleteResponse__Output;
+    let res: DeleteResponse;
     try {
       res = await client.delete(task.id, '', { signal });
     } catch (err) {

@@ -31,7 +31,7 @@ import type { WaitResponse } from '../../proto/gen/containerd/services/tasks/v1/
 import type { ListPidsResponse } from '../../proto/gen/containerd/services/tasks/v1/ListPidsResponse';
 import type { Metric } from '../../proto/gen/containerd/types/Metric';
 import type { Process } from '../../proto/gen/containerd/v1/types/Process';
-import type { StateResponse__Output } from '../../proto/gen/berth/shim/v1/StateResponse';
+import type { StateResponse } from '../shims/messages';
 
 /** Runtime names that mean berth-shim (what ctr and dockerd send, plus the legacy ones). */
 export const SUPPORTED_RUNTIMES = new Set(['', 'io.containerd.runc.v2', 'io.containerd.runc.v1', 'io.containerd.runtime.v1.linux']);
@@ -51,7 +51,7 @@ export function statusName(s: unknown): StatusName {
 }
 
 /** A shim State answer as containerd.v1.types.Process. */
-export function processOf(containerId: string, execId: string, st: StateResponse__Output): Process {
+export function processOf(containerId: string, execId: string, st: StateResponse): Process {
   return {
     container_id: containerId,
     id: execId === '' ? containerId : execId,
