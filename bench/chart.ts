@@ -57,7 +57,8 @@ function panel(title: string, series: Series[], y0: number): { svg: string; heig
     const color = COLORS[s.side];
     parts.push(`<text x="${LEFT - 10}" y="${cy + 4}" font-size="13" text-anchor="end" fill="${color}">${s.side}</text>`);
     if (s.samples.length === 0) {
-      parts.push(`<text x="${LEFT + 6}" y="${cy + 4}" font-size="12" fill="#888">${esc(s.error ? `error: ${s.error}`.slice(0, 90) : 'no samples')}</text>`);
+      const why = s.error === 'not run' ? 'not run' : s.error ? `error: ${s.error}` : 'no samples';
+      parts.push(`<text x="${LEFT + 6}" y="${cy + 4}" font-size="12" fill="#888">${esc(why.slice(0, 90))}</text>`);
       return;
     }
     const [lo, hi] = [Math.min(...s.samples), Math.max(...s.samples)];
@@ -99,7 +100,8 @@ export function renderLatencyChart(r: BenchResults): string {
     bodies.push(svg);
     y += height + PANEL_GAP;
   }
-  const caption = `${r.machine.nproc} cores, ${r.machine.kernel}, node ${r.machine.node}, ${r.machine.containerd.replace(/^containerd /, '')} — ${r.finishedAt.slice(0, 10)}`;
+  const version = (s: string): string => /\d+\.\d+\.\d+[^\s~+-]*/.exec(s)?.[0] ?? s;
+  const caption = `${r.machine.nproc} cores, kernel ${r.machine.kernel}, node ${r.machine.node}, containerd ${version(r.machine.containerd)}, runc ${version(r.machine.runc)} — ${r.finishedAt.slice(0, 10)}`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${y}" viewBox="0 0 ${WIDTH} ${y}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="white"/>`,

@@ -32,6 +32,8 @@ export class Daemon {
   readonly client: BenchClient;
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
+  /** Set by stop(): teardown has begun and the daemon must not be started again. */
+  private retired = false;
 
   constructor(opts: DaemonOptions) {
     this.name = opts.name;
@@ -67,6 +69,7 @@ export class Daemon {
 
   /** Spawns the daemon (same dirs on every call) and waits until it answers Version. */
   async start(): Promise<void> {
+    if (this.retired) throw new Error(`${this.name}: stopped for good (teardown)`);
     if (this.alive()) throw new Error(`${this.name}: already running as pid ${this.child?.pid}`);
     const [cmd, args] = this.command();
     const log = fs.openSync(this.logFile, 'a');
@@ -95,6 +98,7 @@ export class Daemon {
 
   /** SIGTERM, then SIGKILL after a grace period; only ever the pid this benchmark started. */
   async stop(): Promise<void> {
+    this.retired = true;
     if (!this.alive()) return;
     this.child!.kill('SIGTERM');
     const timer = setTimeout(() => this.child?.kill('SIGKILL'), STOP_TIMEOUT_MS);

@@ -88,6 +88,7 @@ export function writePerformanceDoc(docsDir: string, r: BenchResults, rows: Row[
     `- ${m.nproc} cores (${m.cpu}), ${m.memoryGiB} GiB memory`,
     `- ${m.os}, kernel ${m.kernel}`,
     `- node ${m.node}; ${m.containerd}; ${m.runc}`,
+    `- load average when the run started: ${m.loadAverage?.join(', ') ?? 'not recorded'}`,
     '',
     '## Results',
     '',

@@ -15,6 +15,8 @@ export interface Side {
   /** Every container id this side was asked to create (for leftovers cleanup). */
   ids: Set<string>;
   nextId: number;
+  /** Aborted on Ctrl-C: no new container is started after that. */
+  signal: AbortSignal;
 }
 
 export const SIGKILL = 9;
@@ -39,6 +41,7 @@ export interface LifecycleTiming {
  * Tasks.Delete, Containers.Delete of `/bin/true`; fails when the exit status is not 0.
  */
 export async function lifecycle(side: Side, id: string): Promise<LifecycleTiming> {
+  side.signal.throwIfAborted();
   const { containers, tasks } = side.daemon.client;
   side.ids.add(id);
   const t0 = performance.now();
@@ -65,6 +68,7 @@ export async function lifecycle(side: Side, id: string): Promise<LifecycleTiming
 
 /** Creates and starts a task running `sleep 1000`. */
 export async function startSleeper(side: Side, id: string): Promise<void> {
+  side.signal.throwIfAborted();
   const { containers, tasks } = side.daemon.client;
   side.ids.add(id);
   await containers.Create(containerRequest(id, side.rootfs, ['/bin/sleep', '1000'], side.cgroupParent));
@@ -99,12 +103,17 @@ export async function sweepNamespace(side: Side, timeoutMs = 10_000): Promise<st
   const { containers, tasks } = side.daemon.client;
   const note = (err: unknown): void => void errors.push(err instanceof Error ? err.message : String(err));
   const listed = await tasks.List({ filter: '' }, timeoutMs).catch((err) => (note(err), { tasks: [] }));
-  await inParallel((listed.tasks ?? []) as { container_id: string; status: string }[], 10, async (t) => {
+  // containerd fills `id` (the container id, for the init process) and leaves `container_id` empty.
+  const listedIds = ((listed.tasks ?? []) as { container_id: string; id: string; status: string }[]).map((t) => ({
+    cid: t.container_id || t.id,
+    status: t.status,
+  }));
+  await inParallel(listedIds, 10, async (t) => {
     if (t.status !== 'STOPPED') {
-      await tasks.Kill({ container_id: t.container_id, exec_id: '', signal: SIGKILL, all: true }, timeoutMs).catch(note);
-      await tasks.Wait({ container_id: t.container_id, exec_id: '' }, timeoutMs).catch(note);
+      await tasks.Kill({ container_id: t.cid, exec_id: '', signal: SIGKILL, all: true }, timeoutMs).catch(note);
+      await tasks.Wait({ container_id: t.cid, exec_id: '' }, timeoutMs).catch(note);
     }
-    await tasks.Delete({ container_id: t.container_id }, timeoutMs).catch(note);
+    await tasks.Delete({ container_id: t.cid }, timeoutMs).catch(note);
   });
   const cs = await containers.List({ filters: [] }, timeoutMs).catch((err) => (note(err), { containers: [] }));
   await inParallel((cs.containers ?? []) as { id: string }[], 10, async (c) => {

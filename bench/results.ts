@@ -33,6 +33,8 @@ export interface Machine {
   node: string;
   containerd: string;
   runc: string;
+  /** /proc/loadavg 1, 5, 15 minutes when the run started (other work on the machine skews every figure). */
+  loadAverage: number[];
 }
 
 export interface BenchResults {
@@ -77,6 +79,7 @@ export function describeMachine(): Machine {
     node: process.version,
     containerd: firstLine('containerd', ['--version']),
     runc: firstLine('runc', ['--version']),
+    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
   };
 }
 

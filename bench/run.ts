@@ -113,6 +113,7 @@ async function main(): Promise<void> {
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), `berth-bench-${tag}-`));
   const namespace = `bench-${tag}`;
   const rootfs = path.join(runDir, 'rootfs');
+  const abort = new AbortController();
   const sides: Side[] = wanted.map((name) => ({
     daemon: new Daemon({ name, dir: path.join(runDir, name), namespace }),
     namespace,
@@ -120,6 +121,7 @@ async function main(): Promise<void> {
     rootfs,
     ids: new Set<string>(),
     nextId: 0,
+    signal: abort.signal,
   }));
 
   let teardown: Promise<void> | undefined;
@@ -132,6 +134,7 @@ async function main(): Promise<void> {
     })());
   const onSignal = (sig: NodeJS.Signals): void => {
     log(`${sig}: stopping the daemons and removing ${runDir}`);
+    abort.abort(new Error(`interrupted by ${sig}`));
     void teardownAll().finally(() => process.exit(130));
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, onSignal);
@@ -153,18 +156,22 @@ async function main(): Promise<void> {
       }
     }
     const o = cli.options;
-    log(`lifecycle latency: ${o.warmups} warm-ups + ${o.iterations} samples per side`);
+    const phase = (msg: string): void => {
+      abort.signal.throwIfAborted();
+      log(msg);
+    };
+    phase(`lifecycle latency: ${o.warmups} warm-ups + ${o.iterations} samples per side`);
     merge(results.lifecycle, await measureLifecycle(active, o.warmups, o.iterations));
-    log(`burst: ${o.burstRounds} round(s) of ${o.burst} lifecycles in parallel`);
+    phase(`burst: ${o.burstRounds} round(s) of ${o.burst} lifecycles in parallel`);
     merge(results.burst, await measureBurst(active, o.burst, o.burstRounds));
-    log(`/tasks/exit latency: ${o.eventSamples} samples per side`);
+    phase(`/tasks/exit latency: ${o.eventSamples} samples per side`);
     merge(results.exitEvent, await measureExitEvents(active, o.eventSamples));
-    log(`idle: ${o.idle} sleeping containers per side: memory, List rates`);
+    phase(`idle: ${o.idle} sleeping containers per side: memory, List rates`);
     const idle = await measureIdle(active, { count: o.idle, listMs: o.listMs, settleMs: o.settleMs });
     merge(results.memory, idle.memory);
     merge(results.list, idle.list);
     if (!o.skipRestart) {
-      log(`restart: ${o.restartTasks} running tasks, SIGKILL, start again`);
+      phase(`restart: ${o.restartTasks} running tasks, SIGKILL, start again`);
       merge(results.restart, await measureRestart(active, o.restartTasks));
     }
   } finally {

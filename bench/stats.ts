@@ -25,7 +25,7 @@ export interface Summary {
 export function summarize(samples: number[]): Summary {
   return {
     n: samples.length,
-    median: median(samples),
+    median: round(median(samples), 3),
     p90: percentile(samples, 90),
     min: Math.min(...samples),
     max: Math.max(...samples),

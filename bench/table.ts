@@ -25,7 +25,7 @@ function field<K extends keyof BenchResults>(key: K, get: (v: any) => number): P
   return (r, side) => {
     const o = (r[key] as Partial<Record<SideName, Outcome<unknown>>>)[side];
     if (!o) return undefined;
-    return o.ok ? { ok: true, value: get(o.value) } : o;
+    return o.ok ? { ok: true, value: round(get(o.value), 2) } : o;
   };
 }
 
@@ -37,10 +37,10 @@ const ROWS: { key: string; label: (r: BenchResults) => string; unit: string; bet
   { key: 'exitEvent.p90', label: () => 'Kill → /tasks/exit event, p90', unit: 'ms', better: 'lower', pick: field('exitEvent', (v) => v.p90) },
   {
     key: 'memory.perContainer', label: (r) => `PSS per idle container (${r.options.idle} sleeping)`, unit: 'MiB', better: 'lower',
-    pick: field('memory', (v) => round(v.perContainerPssKiB / 1024, 2)),
+    pick: field('memory', (v) => v.perContainerPssKiB / 1024),
   },
-  { key: 'memory.shims', label: () => '  of which shims', unit: 'MiB', better: 'lower', pick: field('memory', (v) => round(v.shimPssKiB / v.containers / 1024, 2)) },
-  { key: 'memory.daemon', label: () => '  daemon PSS (whole)', unit: 'MiB', better: 'lower', pick: field('memory', (v) => round(v.daemonPssKiB / 1024, 1)) },
+  { key: 'memory.shims', label: () => '  of which shims', unit: 'MiB', better: 'lower', pick: field('memory', (v) => v.shimPssKiB / v.containers / 1024) },
+  { key: 'memory.daemon', label: () => '  daemon PSS (whole)', unit: 'MiB', better: 'lower', pick: field('memory', (v) => v.daemonPssKiB / 1024) },
   { key: 'list.tasks', label: (r) => `Tasks.List with ${r.options.idle} containers`, unit: 'calls/s', better: 'higher', pick: field('list', (v) => v.tasksListPerSec) },
   { key: 'list.containers', label: (r) => `Containers.List with ${r.options.idle} containers`, unit: 'calls/s', better: 'higher', pick: field('list', (v) => v.containersListPerSec) },
   { key: 'restart.allRunning', label: (r) => `restart → all ${r.options.restartTasks} tasks listed`, unit: 'ms', better: 'lower', pick: field('restart', (v) => v.allRunningMs) },
