@@ -2,7 +2,7 @@
  * Finding the benchmark's own processes precisely, by walking /proc, never by a broad process-name match:
  * - shims: processes whose command line names the side's unique temp dir (containerd's shims carry
  *   `-address <dir>/containerd.sock`, berth's shims their bundle under `<dir>/state`), pids recorded in
- *   `<state>/<ns>/<id>/shim.pid`, and direct children of the daemon; minus the daemon and container processes;
+ *   `shim.pid` files under the state dir, and direct children of the daemon; minus the daemon and container processes;
  * - container processes: members of the run's cgroup parent `/<cgroupParent>/...` (every spec names it).
  * Memory comes from /proc/<pid>/smaps_rollup (Pss, Rss in kB).
  */
@@ -41,16 +41,41 @@ export function inCgroup(pid: number, cgroupParent: string): boolean {
   return readOr(`/proc/${pid}/cgroup`).includes(`/${cgroupParent}/`);
 }
 
-/** Pids listed in `<stateDir>/*\/*\/shim.pid` (berth's record of its shims). */
-function recordedShimPids(stateDir: string): number[] {
+/** Start time (clock ticks since boot, field 22 of /proc/<pid>/stat) of a process, '' when it is gone. */
+function startTimeOf(pid: number): string {
+  const stat = readOr(`/proc/${pid}/stat`);
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+}
+
+/**
+ * Live pids from `shim.pid` files up to four levels below the state dir (berth:
+ * `<state>/tasks/<ns>/<id>/shim.pid`); a pid counts only when the `shim.starttime` beside it matches the
+ * process (pids are recycled) or, without that file, when the process names `dir` on its command line.
+ */
+function recordedShimPids(stateDir: string, dir: string): number[] {
   const pids: number[] = [];
-  for (const ns of safeReaddir(stateDir)) {
-    for (const id of safeReaddir(path.join(stateDir, ns))) {
-      const n = Number(readOr(path.join(stateDir, ns, id, 'shim.pid')).trim());
-      if (Number.isInteger(n) && n > 0) pids.push(n);
+  const walk = (d: string, depth: number): void => {
+    for (const e of safeReaddir(d)) {
+      const p = path.join(d, e);
+      if (e === 'shim.pid') {
+        const pid = Number(readOr(p).trim());
+        if (!Number.isInteger(pid) || pid <= 0) continue;
+        const recorded = readOr(path.join(d, 'shim.starttime')).trim();
+        const same = recorded !== '' ? startTimeOf(pid) === recorded : readOr(`/proc/${pid}/cmdline`).includes(dir);
+        if (same) pids.push(pid);
+      } else if (depth > 0 && isDir(p)) walk(p, depth - 1);
     }
-  }
+  };
+  walk(stateDir, 4);
   return pids;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function safeReaddir(dir: string): string[] {
@@ -69,8 +94,7 @@ export function findShims(opts: { dir: string; stateDir: string; daemonPid?: num
     if (p.cmdline.includes(opts.dir)) candidates.add(p.pid);
     else if (opts.daemonPid !== undefined && p.ppid === opts.daemonPid && !inCgroup(p.pid, opts.cgroupParent)) candidates.add(p.pid);
   }
-  const alive = new Set(procs.map((p) => p.pid));
-  for (const pid of recordedShimPids(opts.stateDir)) if (alive.has(pid)) candidates.add(pid);
+  for (const pid of recordedShimPids(opts.stateDir, opts.dir)) candidates.add(pid);
   if (opts.daemonPid !== undefined) candidates.delete(opts.daemonPid);
   candidates.delete(process.pid);
   return [...candidates].sort((a, b) => a - b);
