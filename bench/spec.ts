@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { OCI_SPEC_TYPE_URL, packJsonAny, type AnyMessage } from '../proto/any';
 
 export const RUNTIME_NAME = 'io.containerd.runc.v2';
@@ -24,7 +25,7 @@ const CAPS = [
 export async function makeRootfs(dir: string): Promise<void> {
   const helper = path.join(__dirname, '../test/helpers/rootfs.js');
   if (fs.existsSync(helper)) {
-    const mod = require(helper) as { makeBusyboxRootfs?: (d: string) => unknown };
+    const mod = (await import(pathToFileURL(helper).href)) as { makeBusyboxRootfs?: (d: string) => unknown };
     if (typeof mod.makeBusyboxRootfs === 'function') {
       await mod.makeBusyboxRootfs(dir);
       return;
