@@ -93,7 +93,11 @@ export async function createBundle(opts: {
 }): Promise<Cleanup> {
   const { bundle } = opts;
   const undo = new Cleanup();
-  if (opts.rootfs.length === 0 && path.isAbsolute(opts.doc.root?.path ?? '')) checkRootPath(opts.containerId, bundle, opts.doc);
+  const rootPath = opts.doc.root?.path;
+  if (opts.rootfs.length === 0) {
+    // Checked before the bundle exists where possible (a relative root lives inside the bundle).
+    if (typeof rootPath !== 'string' || rootPath === '' || path.isAbsolute(rootPath)) checkRootPath(opts.containerId, bundle, opts.doc);
+  }
   if (fs.existsSync(bundle)) await removeBundleDir(bundle);
   fs.mkdirSync(path.dirname(bundle), { recursive: true, mode: 0o700 });
   try {
@@ -103,12 +107,17 @@ export async function createBundle(opts: {
     throw err;
   }
   undo.push(() => removeBundleDir(bundle));
-  if (opts.rootfs.length > 0) {
-    fs.mkdirSync(path.join(bundle, BUNDLE_FILES.rootfs), { mode: 0o711 });
-  } else {
-    checkRootPath(opts.containerId, bundle, opts.doc);
+  try {
+    if (opts.rootfs.length > 0) {
+      fs.mkdirSync(path.join(bundle, BUNDLE_FILES.rootfs), { mode: 0o711 });
+    } else {
+      checkRootPath(opts.containerId, bundle, opts.doc);
+    }
+    fs.writeFileSync(path.join(bundle, BUNDLE_FILES.spec), opts.specRaw, { mode: 0o600 });
+  } catch (err) {
+    await undo.run();
+    throw err;
   }
-  fs.writeFileSync(path.join(bundle, BUNDLE_FILES.spec), opts.specRaw, { mode: 0o600 });
   return undo;
 }
 

@@ -30,6 +30,8 @@ export interface ShimManagerOptions {
   stateDir: string;
   /** The berth-shim executable. */
   shimBinary: string;
+  /** Arguments put before the shim's own (e.g. a script path when shimBinary is node). */
+  shimArgsPrefix?: string[];
   publisher: EventPublisher;
   log: Logger;
   /** Bound on connecting to a shim and on its first answer (default 3000 ms). */
@@ -70,6 +72,8 @@ export class ShimManager {
   readonly layout: StateLayout;
   readonly tasks = new Map<string, TaskShim>();
   readonly connectTimeoutMs: number;
+  /** Set by close(): this berthd no longer acts on its shims (they live on for the next one). */
+  closed = false;
 
   constructor(readonly opts: ShimManagerOptions) {
     this.layout = new StateLayout(opts.stateDir);
@@ -108,7 +112,7 @@ export class ShimManager {
       const address = this.layout.newSocketPath();
       const shim = await spawnShim({
         binary: this.opts.shimBinary,
-        args: ['--namespace', p.namespace, '--id', p.id, '--bundle', bundle],
+        args: [...(this.opts.shimArgsPrefix ?? []), '--namespace', p.namespace, '--id', p.id, '--bundle', bundle],
         address,
         cwd: bundle,
         logFile: path.join(bundle, BUNDLE_FILES.log),
@@ -202,20 +206,25 @@ export class ShimManager {
     const seen = (await task.pump?.waitForTopic('/tasks/delete', afterSeq, 2000)) ?? false;
     if (!seen) {
       task.log.warn('shim did not report /tasks/delete in time; publishing it', {});
-      this.publishExitAndDelete(task, { pid: res.pid, exit_status: res.exit_status, exited_at: res.exited_at ?? toTimestamp() });
+      // An exit is only made up for a process that ran (a created one is deleted without exiting).
+      const exit = { pid: st.status === 'STOPPED' ? res.pid : 0, exit_status: res.exit_status, exited_at: res.exited_at ?? toTimestamp() };
+      this.publishExitAndDelete(task, exit, res.pid);
     }
     task.finishing = this.shutdownAndRemove(task);
     await task.finishing;
     return res;
   }
 
-  /** Publishes /tasks/exit (unless already published) and /tasks/delete for the init process. */
-  publishExitAndDelete(task: TaskShim, exit: { pid: number; exit_status: number; exited_at: Timestamp }): void {
+  /**
+   * Publishes /tasks/exit for the init process (unless already published, or `exit.pid` is 0) and
+   * /tasks/delete.
+   */
+  publishExitAndDelete(task: TaskShim, exit: { pid: number; exit_status: number; exited_at: Timestamp }, initPid = exit.pid): void {
     const ledger = task.ledger;
     if (exit.pid > 0) {
       ledger?.publishSyntheticExit(this.opts.publisher, task.namespace, { container_id: task.id, id: task.id, ...exit });
     }
-    const known = ledger?.initExit ?? exit;
+    const known = ledger?.initExit ?? { ...exit, pid: initPid };
     this.opts.publisher.publish(
       task.namespace,
       '/tasks/delete',
@@ -263,13 +272,14 @@ export class ShimManager {
 
   /** A shim died (or vanished) while berthd was up: see recovery.ts. */
   handleShimGone(task: TaskShim): Promise<void> {
-    if (task.state === 'starting' || task.state === 'deleting' || task.state === 'gone') return Promise.resolve();
+    if (this.closed || task.state === 'starting' || task.state === 'deleting' || task.state === 'gone') return Promise.resolve();
     task.finishing ??= cleanupDeadShim(this, task);
     return task.finishing;
   }
 
   /** Stops pumps and closes clients; shims keep running (they outlive berthd). */
   async close(): Promise<void> {
+    this.closed = true;
     cancelRetries(this);
     const all = [...this.tasks.values()];
     await Promise.all(all.map((t) => t.pump?.stop()));
