@@ -148,11 +148,15 @@ export class ContainerStore {
       insert: db.prepare<[string, ...RowParams]>(
         `INSERT INTO containers (namespace, ${COLUMNS}) VALUES (${new Array(16).fill('?').join(', ')})`,
       ),
+      // Same parameters as insert: an upsert that only ever takes the update branch here.
       update: db.prepare<[string, ...RowParams]>(
-        `UPDATE containers SET labels = ?3, image = ?4, runtime_name = ?5, runtime_options_type = ?6,
-           runtime_options_value = ?7, spec_type = ?8, spec_value = ?9, snapshotter = ?10, snapshot_key = ?11,
-           extensions = ?12, created_s = ?13, created_ns = ?14, updated_s = ?15, updated_ns = ?16
-         WHERE namespace = ?1 AND id = ?2`,
+        `INSERT INTO containers (namespace, ${COLUMNS}) VALUES (${new Array(16).fill('?').join(', ')})
+         ON CONFLICT (namespace, id) DO UPDATE SET labels = excluded.labels, image = excluded.image,
+           runtime_name = excluded.runtime_name, runtime_options_type = excluded.runtime_options_type,
+           runtime_options_value = excluded.runtime_options_value, spec_type = excluded.spec_type,
+           spec_value = excluded.spec_value, snapshotter = excluded.snapshotter, snapshot_key = excluded.snapshot_key,
+           extensions = excluded.extensions, created_s = excluded.created_s, created_ns = excluded.created_ns,
+           updated_s = excluded.updated_s, updated_ns = excluded.updated_ns`,
       ),
       delete: db.prepare<[string, string]>('DELETE FROM containers WHERE namespace = ? AND id = ?'),
     };

@@ -22,7 +22,7 @@ export class NamespaceStore {
       insert: db.prepare<[string, string]>('INSERT INTO namespaces (name, labels) VALUES (?, ?)'),
       ensure: db.prepare<[string]>("INSERT OR IGNORE INTO namespaces (name, labels) VALUES (?, '{}')"),
       setLabels: db.prepare<[string, string]>(
-        'INSERT INTO namespaces (name, labels) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET labels = ?2',
+        'INSERT INTO namespaces (name, labels) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET labels = excluded.labels',
       ),
       hasContainers: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM containers WHERE namespace = ? LIMIT 1'),
       delete: db.prepare<[string]>('DELETE FROM namespaces WHERE name = ?'),
