@@ -23,11 +23,15 @@ export interface TaskExitEvent {
   exit_status: number;
 }
 
-/** Reconnect fast: the restart metric polls a daemon that is coming back, and backoff would be measured. */
+/**
+ * Reconnect within milliseconds: the restart metric polls a daemon that is coming back, and grpc-js' default
+ * backoff (1 s and up) would be measured instead of the daemon. A failed connect on a unix socket is
+ * immediate, so this is a tight loop only while the daemon is down.
+ */
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  'grpc.initial_reconnect_backoff_ms': 10,
-  'grpc.min_reconnect_backoff_ms': 10,
-  'grpc.max_reconnect_backoff_ms': 50,
+  'grpc.initial_reconnect_backoff_ms': 2,
+  'grpc.min_reconnect_backoff_ms': 2,
+  'grpc.max_reconnect_backoff_ms': 5,
   'grpc.max_receive_message_length': 64 * 1024 * 1024,
 };
 

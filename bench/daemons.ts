@@ -69,6 +69,14 @@ export class Daemon {
 
   /** Spawns the daemon (same dirs on every call) and waits until it answers Version. */
   async start(): Promise<void> {
+    this.spawn();
+    await this.client.waitReady(READY_TIMEOUT_MS, () => this.alive()).catch((err: Error) => {
+      throw new Error(`${err.message}; log ${this.logFile}: ${tail(this.logFile)}`);
+    });
+  }
+
+  /** Spawns the daemon without waiting for it to serve (the restart metric polls by itself). */
+  spawn(): void {
     if (this.retired) throw new Error(`${this.name}: stopped for good (teardown)`);
     if (this.alive()) throw new Error(`${this.name}: already running as pid ${this.child?.pid}`);
     const [cmd, args] = this.command();
@@ -84,9 +92,11 @@ export class Daemon {
     } finally {
       fs.closeSync(log);
     }
-    await this.client.waitReady(READY_TIMEOUT_MS, () => this.alive()).catch((err: Error) => {
-      throw new Error(`${err.message}; log ${this.logFile}: ${tail(this.logFile)}`);
-    });
+  }
+
+  /** The last lines of the daemon's log, for error messages. */
+  logTail(): string {
+    return tail(this.logFile);
   }
 
   /** SIGKILLs the pid this benchmark started and waits for it to be gone. */

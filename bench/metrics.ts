@@ -30,7 +30,13 @@ export interface MemoryResult {
   perContainerPssKiB: number;
 }
 export interface ListResult { containers: number; tasksListPerSec: number; containersListPerSec: number }
-export interface RestartResult { tasks: number; versionMs: number; allRunningMs: number }
+export interface RestartResult {
+  tasks: number;
+  /** From the new spawn to the first Tasks.List answer. */
+  firstAnswerMs: number;
+  /** From the new spawn to a Tasks.List answer listing every task RUNNING. */
+  allRunningMs: number;
+}
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0];
 
