@@ -18,6 +18,7 @@ import { MetadataStore } from './metadata/store';
 import { builtinPlugins, describePlugins } from './plugins';
 import { GrpcServer } from './server';
 import { prepareSocketPath } from './socket';
+import { tasksPlugin } from './tasks/plugin';
 
 export interface DaemonContext {
   config: BerthdConfig;
@@ -54,7 +55,7 @@ export const SHUTDOWN_GRACE_MS = 2000;
 
 /** Plugins beyond the metadata services, compiled in (the tasks plugin is added here). */
 function compiledInPlugins(): DaemonPlugin[] {
-  return [];
+  return [tasksPlugin()];
 }
 
 export async function startDaemon(config: BerthdConfig, extraPlugins: DaemonPlugin[] = []): Promise<Daemon> {
