@@ -1,0 +1,129 @@
+/**
+ * Starting berth-init and speaking its protocol (native/init/berth-init.c, docs/init-protocol.md):
+ *
+ *   runtime → init   the configuration (one netstring), later the byte 'G' ("go": the pid is in its cgroups)
+ *   init → runtime   "pid <host pid>\n", then "ready\n" (init only) or "error <message>\n"; EOF after that
+ *                    without an error means the process exec'd (the socket is close-on-exec).
+ *
+ * berth-init gets the process's stdio as fds 0-2 and the protocol socket as fd 3 (a socketpair made by
+ * child_process for the 'pipe' slot). It exits right after reporting the pid: the container process is
+ * cloned with CLONE_PARENT, so it is our child and our Reaper collects its exit status.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { DeadlineExceeded, Internal, InvalidArgument, NotFound, type BerthError } from '../../pkg/errdefs';
+
+/** How long berth-init may take to report each step. */
+export const INIT_STEP_TIMEOUT_MS = 15_000;
+
+type Stdio = number | 'ignore';
+
+export class InitChannel {
+  private buf = '';
+  private readonly lines: string[] = [];
+  private ended = false;
+  private spawnError: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  private constructor(private readonly child: ChildProcess, private readonly sock: Socket, private readonly what: string) {
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      this.buf += chunk;
+      let i;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        this.lines.push(this.buf.slice(0, i));
+        this.buf = this.buf.slice(i + 1);
+      }
+      this.notify();
+    });
+    const end = (): void => {
+      this.ended = true;
+      this.notify();
+    };
+    sock.on('end', end);
+    sock.on('close', end);
+    sock.on('error', end);
+    child.on('error', (err) => {
+      this.spawnError = err;
+      end();
+    });
+  }
+
+  /** Spawns `exe <mode>` with the stdio fds and writes the configuration. */
+  static start(exe: string, mode: 'init' | 'exec', config: Buffer, stdio: [Stdio, Stdio, Stdio], what: string): InitChannel {
+    const child = spawn(exe, [mode], { stdio: [...stdio, 'pipe'], env: {}, argv0: 'berth-init' });
+    const sock = child.stdio[3] as Socket;
+    const ch = new InitChannel(child, sock, what);
+    sock.write(config);
+    return ch;
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** The next line from berth-init, or null at EOF. */
+  async next(timeoutMs = INIT_STEP_TIMEOUT_MS): Promise<string | null> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.lines.length === 0 && !this.ended) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new DeadlineExceeded(`${this.what}: berth-init did not answer within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    if (this.lines.length > 0) return this.lines.shift()!;
+    if (this.spawnError) throw new Internal(`${this.what}: start berth-init: ${this.spawnError.message}`, { cause: this.spawnError });
+    return null;
+  }
+
+  /** Waits for "pid N" and returns N. */
+  async pid(): Promise<number> {
+    const line = await this.expect('pid');
+    const pid = Number(line.slice(4));
+    if (!Number.isInteger(pid) || pid <= 0) throw new Internal(`${this.what}: berth-init sent "${line}"`);
+    return pid;
+  }
+
+  /** Waits for "ready" (init mode). */
+  async ready(): Promise<void> {
+    await this.expect('ready');
+  }
+
+  /** Waits for EOF (the process exec'd); an "error" line rejects. */
+  async execed(timeoutMs = INIT_STEP_TIMEOUT_MS): Promise<void> {
+    const line = await this.next(timeoutMs);
+    if (line === null) return;
+    throw this.failure(line);
+  }
+
+  /** Lets the cloned process go on (it waits for this byte after reporting its pid). */
+  go(): void {
+    this.sock.write('G');
+  }
+
+  close(): void {
+    this.sock.destroy();
+    this.child.unref();
+  }
+
+  private async expect(word: string): Promise<string> {
+    const line = await this.next();
+    if (line === null) throw new Internal(`${this.what}: berth-init exited before "${word}"`);
+    if (line === word || line.startsWith(word + ' ')) return line;
+    throw this.failure(line);
+  }
+
+  private failure(line: string): BerthError {
+    const msg = `${this.what}: ${line.startsWith('error ') ? line.slice(6) : `unexpected "${line}" from berth-init`}`;
+    if (/executable file not found|exec: "[^"]*": stat|no such file or directory/i.test(msg)) return new NotFound(msg);
+    if (/symlink|outside the container|bad operation|not a file name/.test(msg)) return new InvalidArgument(msg);
+    return new Internal(msg);
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The configuration berth-init executes: an ordered list of operations (see native/init/berth-init.c and
+ * docs/init-protocol.md), planned here from the OCI spec, and its netstring encoding.
+ */
+import path from 'node:path';
+import type { NamespaceType, OciProcess, OciSpec } from './spec-types';
+import { capabilityMask, maskHex } from './capabilities';
+import { rlimitNumber, rlimitValue } from './rlimits';
+import { DEV_LINKS, MS_REC, MS_SLAVE, planDevices, planMounts, propagationFlags } from './mounts';
+import { expandCgroupMount, type HostCgroupMount } from './cgroup-mounts';
+
+/** One operation: its name then its fields. */
+export type InitOp = string[];
+
+/** berth-init's names of namespaces, and clone(2) flags. */
+export const NAMESPACES: Record<NamespaceType, { name: string; flag: number }> = {
+  mount: { name: 'mnt', flag: 0x00020000 },
+  uts: { name: 'uts', flag: 0x04000000 },
+  ipc: { name: 'ipc', flag: 0x08000000 },
+  user: { name: 'user', flag: 0x10000000 },
+  pid: { name: 'pid', flag: 0x20000000 },
+  network: { name: 'net', flag: 0x40000000 },
+  cgroup: { name: 'cgroup', flag: 0x02000000 },
+  time: { name: 'time', flag: 0x00000080 },
+};
+
+/** Join order: the mount namespace last (berth-init opens every path before joining any). */
+const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'time', 'cgroup', 'mount'];
+
+/** The operations describing a process (shared by the init and exec'd processes), ending with `exec`. */
+export function processOps(proc: OciProcess): InitOp[] {
+  const ops: InitOp[] = [];
+  for (const r of proc.rlimits ?? []) ops.push(['rlimit', String(rlimitNumber(r.type, 'rlimit')), rlimitValue(r.soft), rlimitValue(r.hard)]);
+  if (proc.user.umask !== undefined) ops.push(['umask', String(proc.user.umask)]);
+  ops.push(['user', String(proc.user.uid), String(proc.user.gid), ...(proc.user.additionalGids ?? []).map(String)]);
+  const caps = proc.capabilities;
+  if (caps) {
+    const m = (l: string[] | undefined, f: string): string => maskHex(capabilityMask(l ?? [], `process.capabilities.${f}`));
+    ops.push(['caps', m(caps.bounding, 'bounding'), m(caps.effective, 'effective'), m(caps.permitted, 'permitted'),
+      m(caps.inheritable, 'inheritable'), m(caps.ambient, 'ambient')]);
+  }
+  if (proc.noNewPrivileges) ops.push(['nnp']);
+  ops.push(['cwd', proc.cwd]);
+  ops.push(['env', ...(proc.env ?? [])]);
+  ops.push(['args', ...(proc.args ?? [])]);
+  ops.push(['exec']);
+  return ops;
+}
+
+export interface InitPlanInput {
+  spec: OciSpec;
+  bundle: string;
+  rootfs: string;
+  /** the exec FIFO (start barrier) */
+  execFifo: string;
+  /** pty slave path when process.terminal */
+  consoleSlave?: string;
+  cgroupRoot: string;
+  hostCgroupMounts: readonly HostCgroupMount[];
+}
+
+/** Everything the container's init does, in order. */
+export function initOps(input: InitPlanInput): InitOp[] {
+  const { spec, rootfs } = input;
+  const proc = spec.process!;
+  const linux = spec.linux ?? {};
+  const namespaces = linux.namespaces ?? [];
+  const ops: InitOp[] = [];
+  for (const type of JOIN_ORDER) {
+    const ns = namespaces.find((n) => n.type === type && n.path);
+    if (ns) ops.push(['join', NAMESPACES[type].name, ns.path!]);
+  }
+  // The cgroup namespace is unshared by the child once it is in its cgroups (after "go").
+  const cloneFlags = namespaces
+    .filter((n) => !n.path && n.type !== 'cgroup')
+    .reduce((f, n) => f | NAMESPACES[n.type].flag, 0);
+  ops.push(['clone', String(cloneFlags >>> 0)]);
+  const privateCgroupNs = namespaces.some((n) => n.type === 'cgroup' && !n.path);
+  if (privateCgroupNs) ops.push(['unshare', 'cgroup']);
+  ops.push(['setsid']);
+  if (proc.terminal) ops.push(['ctty']);
+  if (proc.oomScoreAdj !== undefined) ops.push(['oom-score-adj', String(proc.oomScoreAdj)]);
+
+  const rootProp = linux.rootfsPropagation ? propagationFlags(linux.rootfsPropagation) : MS_SLAVE | MS_REC;
+  ops.push(['propagation', String(rootProp | MS_REC)]);
+  ops.push(['rootfs', rootfs]);
+  for (const m of planMounts(spec.mounts ?? [], input.bundle)) {
+    if (m.kind === 'cgroup') {
+      ops.push(...expandCgroupMount(m.destination, m.flags, input.hostCgroupMounts, input.cgroupRoot, privateCgroupNs));
+    } else {
+      ops.push(['mount', m.source, m.destination, m.type, String(m.flags), m.data, ...m.propagation.map(String)]);
+    }
+  }
+  ops.push(['mkdir', path.posix.normalize(proc.cwd), '493']);
+  for (const d of planDevices(linux.devices)) {
+    ops.push(['mknod', d.path, d.type, String(d.major), String(d.minor), String(d.mode), String(d.uid), String(d.gid)]);
+  }
+  for (const [target, link] of DEV_LINKS) ops.push(['symlink', target, link]);
+  if (input.consoleSlave) ops.push(['console', input.consoleSlave]);
+  ops.push(['fifo', input.execFifo]);
+  ops.push(['pivot']);
+
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) ops.push(['sysctl', key, value]);
+  for (const p of linux.readonlyPaths ?? []) ops.push(['readonly', p]);
+  for (const p of linux.maskedPaths ?? []) ops.push(['mask', p]);
+  if (spec.root?.readonly) ops.push(['remount-root-ro']);
+  if (linux.rootfsPropagation) ops.push(['rootprop', String(propagationFlags(linux.rootfsPropagation))]);
+  if (spec.hostname) ops.push(['hostname', spec.hostname]);
+  if (spec.domainname) ops.push(['domainname', spec.domainname]);
+  ops.push(...processOps(proc));
+  return ops;
+}
+
+/** What an exec'd process does: join every namespace of the container's init, then the process. */
+export function execOps(spec: OciSpec, initPid: number, proc: OciProcess): InitOp[] {
+  const types = new Set((spec.linux?.namespaces ?? []).map((n) => n.type));
+  const ops: InitOp[] = [];
+  for (const type of JOIN_ORDER) {
+    if (type === 'user' || !types.has(type)) continue;
+    ops.push(['join', NAMESPACES[type].name, `/proc/${initPid}/ns/${NAMESPACES[type].name}`]);
+  }
+  ops.push(['clone', '0']);
+  ops.push(['setsid']);
+  if (proc.terminal) ops.push(['ctty']);
+  if (proc.oomScoreAdj !== undefined) ops.push(['oom-score-adj', String(proc.oomScoreAdj)]);
+  ops.push(...processOps(proc));
+  return ops;
+}
+
+function netstring(s: string): string {
+  return `${Buffer.byteLength(s)}:${s},`;
+}
+
+/** The wire form: one netstring of operations, each a netstring of field netstrings. */
+export function encodeConfig(ops: readonly InitOp[]): Buffer {
+  return Buffer.from(netstring(ops.map((op) => netstring(op.map(netstring).join(''))).join('')));
+}

@@ -1,0 +1,193 @@
+/**
+ * The one syscall seam of Berth: the only file that imports koffi. Every function here is safe to call from
+ * the multi-threaded Node process (nothing here changes namespaces, root or credentials of the caller).
+ *
+ * koffi and libc are loaded lazily, on the first call, so importing native/ costs nothing at startup.
+ * Failures throw a Node-style errno error (`err.code === 'ENOENT'`, `err.errno`, `err.syscall`).
+ */
+import { constants as osConstants } from 'node:os';
+import type * as KoffiModule from 'koffi';
+
+type Koffi = typeof KoffiModule;
+type Fn = (...args: any[]) => any;
+
+interface Libc {
+  koffi: Koffi;
+  prctl: Fn;
+  waitpid: Fn;
+  kill: Fn;
+  posix_openpt: Fn;
+  grantpt: Fn;
+  unlockpt: Fn;
+  ptsname_r: Fn;
+  ioctl_winsize: Fn;
+  mount: Fn;
+  umount2: Fn;
+  syscall_int: Fn;
+  memfd_create: Fn;
+  fcntl_int: Fn;
+  mkfifo: Fn;
+}
+
+let libc: Libc | undefined;
+
+function load(): Libc {
+  if (libc) return libc;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const koffi = require('koffi') as Koffi;
+  const lib = koffi.load('libc.so.6');
+  koffi.struct('berth_winsize', { ws_row: 'uint16', ws_col: 'uint16', ws_xpixel: 'uint16', ws_ypixel: 'uint16' });
+  libc = {
+    koffi,
+    prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
+    waitpid: lib.func('int waitpid(int pid, _Out_ int *status, int options)'),
+    kill: lib.func('int kill(int pid, int sig)'),
+    posix_openpt: lib.func('int posix_openpt(int flags)'),
+    grantpt: lib.func('int grantpt(int fd)'),
+    unlockpt: lib.func('int unlockpt(int fd)'),
+    ptsname_r: lib.func('int ptsname_r(int fd, _Out_ uint8_t *buf, size_t len)'),
+    ioctl_winsize: lib.func('int ioctl(int fd, unsigned long req, const berth_winsize *ws)'),
+    mount: lib.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+    umount2: lib.func('int umount2(const char *target, int flags)'),
+    syscall_int: lib.func('long syscall(long nr, int a1, unsigned int a2)'),
+    memfd_create: lib.func('int memfd_create(const char *name, unsigned int flags)'),
+    fcntl_int: lib.func('int fcntl(int fd, int cmd, int arg)'),
+    mkfifo: lib.func('int mkfifo(const char *path, unsigned int mode)'),
+  };
+  return libc;
+}
+
+const errnoNames: Record<number, string> = Object.fromEntries(
+  Object.entries(osConstants.errno).map(([name, num]) => [num, name]),
+);
+
+/** A Node-style errno error for the failed libc call `syscall` (reads koffi's saved errno). */
+function errnoError(syscall: string, detail?: string): NodeJS.ErrnoException {
+  const num = load().koffi.errno();
+  const code = errnoNames[num] ?? `E${num}`;
+  const err = new Error(`${syscall}${detail ? ' ' + detail : ''}: ${code}`) as NodeJS.ErrnoException;
+  err.errno = num;
+  err.code = code;
+  err.syscall = syscall;
+  return err;
+}
+
+function check(ret: number, syscall: string, detail?: string): number {
+  if (ret < 0) throw errnoError(syscall, detail);
+  return ret;
+}
+
+export const PR_SET_CHILD_SUBREAPER = 36;
+export const PR_GET_CHILD_SUBREAPER = 37;
+export const WNOHANG = 1;
+
+export function prctl(option: number, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0): number {
+  return check(load().prctl(option, arg2, arg3, arg4, arg5), 'prctl');
+}
+
+/** Makes the calling process a child subreaper: orphaned descendants are re-parented to it. */
+export function setChildSubreaper(): void {
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+/** The result of waitpid: `pid` 0 when WNOHANG and the child has not changed state. */
+export interface WaitResult {
+  pid: number;
+  status: number;
+}
+
+export function waitpid(pid: number, options = 0): WaitResult {
+  const status = [0];
+  const r = load().waitpid(pid, status, options) as number;
+  check(r, 'waitpid', String(pid));
+  return { pid: r, status: status[0]! };
+}
+
+/** Decodes a wait status: the exit code, or the signal number that killed the process. */
+export function decodeWaitStatus(status: number): { code?: number; signal?: number } {
+  const sig = status & 0x7f;
+  if (sig === 0) return { code: (status >> 8) & 0xff };
+  if (sig !== 0x7f) return { signal: sig };
+  return {}; // stopped: not an exit
+}
+
+export function kill(pid: number, signal: number): void {
+  check(load().kill(pid, signal), 'kill', String(pid));
+}
+
+const O_RDWR = 0o2;
+const O_NOCTTY = 0o400;
+const O_CLOEXEC = 0o2000000;
+
+/** Opens a new pty master (close-on-exec) and returns it with the path of its slave. */
+export function openPtyMaster(): { master: number; slavePath: string } {
+  const c = load();
+  const master = check(c.posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), 'posix_openpt');
+  try {
+    check(c.grantpt(master), 'grantpt');
+    check(c.unlockpt(master), 'unlockpt');
+    const buf = Buffer.alloc(128);
+    const r = c.ptsname_r(master, buf, buf.length) as number;
+    if (r !== 0) throw errnoError('ptsname_r');
+    const slavePath = buf.subarray(0, buf.indexOf(0)).toString();
+    return { master, slavePath };
+  } catch (err) {
+    closeFd(master);
+    throw err;
+  }
+}
+
+function closeFd(fd: number): void {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require('node:fs') as typeof import('node:fs')).closeSync(fd);
+  } catch {}
+}
+
+const TIOCSWINSZ = 0x5414;
+
+/** Sets the window size of a terminal (pty master or slave). */
+export function setWindowSize(fd: number, cols: number, rows: number): void {
+  check(load().ioctl_winsize(fd, TIOCSWINSZ, { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 }), 'ioctl', 'TIOCSWINSZ');
+}
+
+export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
+  check(load().mount(source, target, fstype, flags, data), 'mount', target);
+}
+
+export const MNT_DETACH = 2;
+export function umount2(target: string, flags: number): void {
+  check(load().umount2(target, flags), 'umount2', target);
+}
+
+const SYS_pidfd_open = 434;
+/** A pidfd for pid (close-on-exec), to signal or poll a process without pid-reuse races. */
+export function pidfdOpen(pid: number): number {
+  return check(Number(load().syscall_int(SYS_pidfd_open, pid, 0)), 'pidfd_open', String(pid));
+}
+
+const MFD_CLOEXEC = 1;
+const MFD_ALLOW_SEALING = 2;
+const MFD_EXEC = 0x10;
+const F_ADD_SEALS = 1033;
+const F_SEAL_SEAL = 1;
+const F_SEAL_SHRINK = 2;
+const F_SEAL_GROW = 4;
+const F_SEAL_WRITE = 8;
+
+/** A close-on-exec memfd that can be sealed; asks for an executable one where the kernel knows MFD_EXEC. */
+export function memfdCreate(name: string): number {
+  const c = load();
+  let fd = c.memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC) as number;
+  if (fd < 0 && c.koffi.errno() === osConstants.errno.EINVAL) fd = c.memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  return check(fd, 'memfd_create', name);
+}
+
+/** Seals a memfd against every change: no write, no resize, no further seal. */
+export function sealMemfd(fd: number): void {
+  check(load().fcntl_int(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE), 'fcntl', 'F_ADD_SEALS');
+}
+
+export function mkfifo(path: string, mode: number): void {
+  check(load().mkfifo(path, mode), 'mkfifo', path);
+}
