@@ -1,0 +1,93 @@
+/**
+ * berth-shim: the supervisor of one container (see docs/shim.md).
+ *
+ *   berth-shim [--namespace NS --id ID --bundle DIR]     (listening socket as fd 3, stderr → <bundle>/shim.log)
+ *
+ * Without --id the shim is pre-started and waits for Bind. Environment: BERTH_LOG_LEVEL, BERTH_LOG_FORMAT,
+ * BERTH_SHIM_IO_DRAIN_MS (how long an exit report waits for output to end, default 2000), BERTH_INIT_BINARY.
+ *
+ * The shim outlives berthd: it runs in its own session, ignores SIGHUP and SIGPIPE, keeps serving when clients
+ * go away, and exits only on Shutdown (or SIGTERM/SIGINT once no process runs).
+ */
+import { getLogger } from '../pkg/log';
+import { becomeSubreaper } from './runtime/reap';
+import { LISTEN_FD, serveOnFd, type ShimServer } from './server';
+import { ShimService } from './service';
+import type { TaskIdentity } from './task';
+
+interface Args {
+  namespace?: string;
+  id?: string;
+  bundle?: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const out: Args = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const m = /^--(namespace|id|bundle)(?:=(.*))?$/.exec(a);
+    if (!m) throw new Error(`unknown argument ${a}`);
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) throw new Error(`${a}: value required`);
+    out[m[1] as keyof Args] = value;
+  }
+  out.namespace ??= process.env.BERTH_SHIM_NAMESPACE;
+  out.id ??= process.env.BERTH_SHIM_ID;
+  out.bundle ??= process.env.BERTH_SHIM_BUNDLE;
+  return out;
+}
+
+async function main(): Promise<void> {
+  const log = getLogger('shim').child({ shimPid: process.pid });
+  // Survive the daemon: no terminal hangup, no broken pipe, no stray exception ends the shim.
+  process.on('SIGHUP', () => {});
+  process.on('SIGPIPE', () => {});
+  process.on('uncaughtException', (err) => log.error('uncaught exception', { err: String(err), stack: err.stack }));
+  process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err: String(err) }));
+
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    log.error('bad arguments', { err: String(err) });
+    process.exit(2);
+  }
+
+  becomeSubreaper();
+  const served: { server?: ShimServer } = {};
+  const service: ShimService = new ShimService({
+    log,
+    onShutdown: () => void exit(0),
+  });
+
+  const exit = async (code: number): Promise<void> => {
+    service.endStream();
+    await service.queue.flush().catch(() => {});
+    await service.queue.close().catch(() => {});
+    await served.server?.close().catch(() => {});
+    process.exit(code);
+  };
+
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      if (service.hasLiveProcesses()) log.warn('signal ignored while processes run (use Shutdown now=true)', { signal: sig });
+      else void exit(0);
+    });
+  }
+
+  if (args.id || args.namespace || args.bundle) {
+    if (!args.id || !args.namespace || !args.bundle) {
+      log.error('--namespace, --id and --bundle go together');
+      process.exit(2);
+    }
+    await service.bind({ id: args.id, namespace: args.namespace, bundle: args.bundle } satisfies TaskIdentity);
+  }
+
+  served.server = await serveOnFd(LISTEN_FD, service.handlers(), (err) => log.error('listener error', { err: String(err) }));
+  log.info('shim serving', { fd: LISTEN_FD, bound: Boolean(args.id) });
+}
+
+main().catch((err) => {
+  getLogger('shim').error('shim failed to start', { err: String(err), stack: (err as Error).stack });
+  process.exit(1);
+});
