@@ -1,0 +1,79 @@
+/**
+ * `bctr run [flags] --rootfs DIR ID [COMMAND] [ARG...]`, as ctr's commands/run: create the container,
+ * create its task with FIFO IO, subscribe to its exit (Tasks.Wait) before starting it, start it, then
+ * (unless -d) copy IO until it exits, delete the task (and with --rm the container) and exit with the
+ * task's exit status. Options must come before the rootfs argument (ctr's SkipArgReorder).
+ */
+import type { Command } from 'commander';
+import { withClient } from './common';
+import { addContainerFlags, newContainer, type ContainerFlagValues } from './container-flags';
+import { newTask, deleteTask, deleteContainerRecord, superviseUntilExit, writePidFile } from './task-lifecycle';
+import { Console } from '../io/console';
+import { ExitStatus, UsageError } from '../errors';
+
+interface RunFlags extends ContainerFlagValues {
+  rm?: boolean;
+  nullIo?: boolean;
+  detach?: boolean;
+  fifoDir?: string;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('run')
+    .description('run a container')
+    .usage('[command options] [flags] Image|RootFS ID [COMMAND] [ARG...]')
+    .option('--rm', 'remove the container after running, cannot be used with --detach')
+    .option('--null-io', 'send all IO to /dev/null')
+    .option('-d, --detach', 'detach from the task after it has started execution, cannot be used with --rm')
+    .option('--fifo-dir <value>', 'directory used for storing IO FIFOs')
+    .option('--cgroup <value>', 'cgroup path (To disable use of cgroup, set to "" explicitly)');
+  addContainerFlags(cmd, true)
+    .argument('[args...]')
+    .passThroughOptions()
+    .action(async (args: string[], f: RunFlags, c: Command) => {
+      const rm = !!f.rm;
+      const detach = !!f.detach;
+      let id: string | undefined;
+      if (f.config) {
+        id = args[0];
+        if (args.length > 1) throw new UsageError('with spec config file, only container id should be provided');
+      } else {
+        id = args[1];
+        if (!args[0]) throw new UsageError('image ref must be provided');
+      }
+      if (!id) throw new UsageError('container id must be provided');
+      if (rm && detach) throw new UsageError('flags --detach and --rm cannot be specified together');
+      const containerId = id;
+
+      await withClient(c, async (client) => {
+        const container = await newContainer(client, args, f, true);
+        let con: Console | undefined;
+        try {
+          if (f.tty) {
+            con = Console.current();
+            con.setRaw();
+          }
+          const task = await newTask(client, container, { tty: !!f.tty, nullIO: f.nullIo, fifoDir: f.fifoDir }, f.pivot === false);
+          try {
+            const exited = detach ? undefined : task.wait();
+            exited?.catch(() => undefined);
+            if (f.pidFile) writePidFile(f.pidFile, task.pid);
+            await task.start();
+            if (detach) return; // the FIFOs stay for `tasks attach`, as ctr leaves them
+            const status = await superviseUntilExit(task, exited!, con);
+            await deleteTask(task);
+            if (status.exit_status !== 0) throw new ExitStatus(status.exit_status);
+          } finally {
+            if (!detach) {
+              await deleteTask(task).catch(() => undefined);
+              await task.releaseIO();
+            }
+          }
+        } finally {
+          con?.reset();
+          if (rm && !detach) await deleteContainerRecord(client, containerId).catch(() => undefined);
+        }
+      });
+    });
+}
