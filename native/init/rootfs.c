@@ -58,9 +58,22 @@ static void need_root(const char *what)
 		die("%s: no rootfs prepared", what);
 }
 
-/* Creates every missing directory of path inside the rootfs; returns an O_PATH fd of the last one. */
+/*
+ * Creates every missing directory of path inside the rootfs; returns an O_PATH fd of the last one. A
+ * component that is a dangling symlink is followed inside the rootfs: its target is created instead (as
+ * runc does), the walk restarting on the rewritten path (at most 40 times, like the kernel's link limit).
+ */
+static int mkdir_all_in_root_depth(const char *path, mode_t mode, int depth);
+
 static int mkdir_all_in_root(const char *path, mode_t mode)
 {
+	return mkdir_all_in_root_depth(path, mode, 0);
+}
+
+static int mkdir_all_in_root_depth(const char *path, mode_t mode, int depth)
+{
+	if (depth > 40)
+		die("mkdir %s in rootfs: too many levels of symbolic links", path);
 	char buf[PATH_MAX];
 	if (strlen(path) >= sizeof buf)
 		die("path too long: %s", path);
@@ -86,6 +99,20 @@ static int mkdir_all_in_root(const char *path, mode_t mode)
 			if (mkdirat(fd, comp, mode) < 0 && errno != EEXIST)
 				die_errno("mkdir %s in rootfs", buf);
 			nfd = open_in_root(buf, O_PATH | O_DIRECTORY, 0);
+			char target[PATH_MAX];
+			ssize_t tlen;
+			if (nfd < 0 && errno == ENOENT && (tlen = readlinkat(fd, comp, target, sizeof target - 1)) > 0) {
+				/* A dangling symlink: rewrite the path through its target and start again. */
+				target[tlen] = 0;
+				char next[PATH_MAX];
+				*comp = 0;
+				int n = target[0] == '/' ? snprintf(next, sizeof next, "%s/%s", target, saved ? p + 1 : "")
+							 : snprintf(next, sizeof next, "%s%s/%s", buf, target, saved ? p + 1 : "");
+				if (n < 0 || (size_t)n >= sizeof next)
+					die("mkdir %s in rootfs: path too long", path);
+				close(fd);
+				return mkdir_all_in_root_depth(next, mode, depth + 1);
+			}
 		}
 		if (nfd < 0)
 			die_errno("open %s in rootfs", buf);
@@ -158,7 +185,8 @@ static void op_mount(const struct op *op)
 	if (strcmp(type, "proc") == 0 || strcmp(type, "sysfs") == 0)
 		extra = RESOLVE_NO_SYMLINKS;
 	int fd = open_in_root(dest, O_PATH | O_NOFOLLOW, extra);
-	if (fd < 0 && errno == ELOOP)
+	struct stat lst;
+	if ((fd < 0 && errno == ELOOP) || (fd >= 0 && fstat(fd, &lst) == 0 && S_ISLNK(lst.st_mode)))
 		die("mount destination %s in rootfs is a symlink (refused for %s)", dest, type);
 	if (fd >= 0)
 		close(fd);
