@@ -27,6 +27,7 @@ export abstract class BaseCgroup implements CgroupManager {
 
   abstract create(resources?: LinuxResources): Promise<void>;
   abstract addProcess(pid: number): Promise<void>;
+  abstract selfJoinFiles(): string[];
   abstract update(resources: LinuxResources): Promise<void>;
   abstract freeze(): Promise<void>;
   abstract thaw(): Promise<void>;
@@ -36,17 +37,18 @@ export abstract class BaseCgroup implements CgroupManager {
   abstract oomKillCount(): Promise<number>;
   abstract destroy(): Promise<void>;
 
-  /** True when the cgroup exists and its freezer can be used. */
-  protected abstract canFreeze(): Promise<boolean>;
+  /** The freezer's state, or 'unsupported' when the cgroup is missing or has no freezer. */
+  protected abstract freezerStatus(): Promise<'unsupported' | 'frozen' | 'thawed'>;
   /** freeze() with a shorter deadline (thaws again on timeout). */
   protected abstract freezeWithin(timeoutMs: number): Promise<void>;
 
   async killAll(signal: number = SIGKILL): Promise<void> {
-    if (!(await this.canFreeze())) {
+    const status = await this.freezerStatus();
+    if (status === 'unsupported') {
       signalPids(await this.pids(), signal);
       return;
     }
-    const wasFrozen = await this.frozen();
+    const wasFrozen = status === 'frozen';
     let froze = false;
     if (!wasFrozen) {
       try {

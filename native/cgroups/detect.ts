@@ -24,7 +24,8 @@ export type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 export async function detectLayout(root: string = DEFAULT_CGROUP_ROOT): Promise<CgroupLayout> {
   if (await exists(path.join(root, 'cgroup.controllers'))) return 'v2';
-  for (const c of V1_CONTROLLERS) if (await exists(path.join(root, c, 'cgroup.procs'))) return 'v1';
+  const found = await Promise.all(V1_CONTROLLERS.map((c) => exists(path.join(root, c, 'cgroup.procs'))));
+  if (found.some((f) => f)) return 'v1';
   throw new FailedPrecondition(`cgroup root ${root}: neither a cgroup v2 mount nor cgroup v1 hierarchies`);
 }
 
@@ -36,12 +37,18 @@ export interface V1Hierarchy {
 
 /** The v1 hierarchies under `root`, each once, in V1_CONTROLLERS order of their first controller. */
 export async function findV1Hierarchies(root: string): Promise<Map<V1Controller, V1Hierarchy>> {
+  // Probed in parallel: each fs/promises call is a thread-pool round trip.
+  const mounts = await Promise.all(
+    V1_CONTROLLERS.map(async (c) => {
+      const dir = path.join(root, c);
+      return (await exists(path.join(dir, 'cgroup.procs'))) ? fs.realpath(dir) : undefined;
+    }),
+  );
   const byMount = new Map<string, V1Hierarchy>();
   const byController = new Map<V1Controller, V1Hierarchy>();
-  for (const c of V1_CONTROLLERS) {
-    const dir = path.join(root, c);
-    if (!(await exists(path.join(dir, 'cgroup.procs')))) continue;
-    const mount = await fs.realpath(dir);
+  V1_CONTROLLERS.forEach((c, i) => {
+    const mount = mounts[i];
+    if (mount === undefined) return;
     let h = byMount.get(mount);
     if (!h) {
       h = { controllers: [], mount };
@@ -49,6 +56,35 @@ export async function findV1Hierarchies(root: string): Promise<Map<V1Controller,
     }
     h.controllers.push(c);
     byController.set(c, h);
-  }
+  });
   return byController;
+}
+
+export interface RootProbe {
+  layout: CgroupLayout;
+  /** v1 only */
+  hierarchies: Map<V1Controller, V1Hierarchy>;
+}
+
+const probes = new Map<string, Promise<RootProbe>>();
+
+/**
+ * The layout and (v1) hierarchies of a root, probed once per process and root: mounts do not change under a
+ * running runtime, and the probe costs a few dozen file system calls. A failed probe is not remembered.
+ */
+export function probeRoot(root: string, layout?: CgroupLayout): Promise<RootProbe> {
+  const key = `${layout ?? 'auto'}:${root}`;
+  let p = probes.get(key);
+  if (!p) {
+    p = (async (): Promise<RootProbe> => {
+      const l = layout ?? (await detectLayout(root));
+      if (l === 'v2') return { layout: l, hierarchies: new Map() };
+      const hierarchies = await findV1Hierarchies(root);
+      if (hierarchies.size === 0) throw new FailedPrecondition(`cgroup root ${root}: no cgroup v1 hierarchy mounted`);
+      return { layout: l, hierarchies };
+    })();
+    probes.set(key, p);
+    p.catch(() => probes.delete(key));
+  }
+  return p;
 }

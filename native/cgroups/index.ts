@@ -6,8 +6,7 @@
  *   const cg = await openCgroup({ path: spec.linux.cgroupsPath ?? `/berth/${ns}/${id}` });
  *   await cg.create(spec.linux.resources); await cg.addProcess(pid); ... await cg.killAll(); await cg.destroy();
  */
-import { DEFAULT_CGROUP_ROOT, detectLayout, findV1Hierarchies } from './detect';
-import { FailedPrecondition } from '../../pkg/errdefs';
+import { DEFAULT_CGROUP_ROOT, probeRoot } from './detect';
 import { normalizeCgroupPath } from './files';
 import type { CgroupLayout, CgroupManager } from './types';
 import { V1Cgroup } from './v1';
@@ -31,9 +30,6 @@ export interface OpenCgroupOptions {
 export async function openCgroup(opts: OpenCgroupOptions): Promise<CgroupManager> {
   const root = opts.root ?? DEFAULT_CGROUP_ROOT;
   const cgPath = normalizeCgroupPath(opts.path);
-  const layout = opts.layout ?? (await detectLayout(root));
-  if (layout === 'v2') return new V2Cgroup(root, cgPath);
-  const hierarchies = await findV1Hierarchies(root);
-  if (hierarchies.size === 0) throw new FailedPrecondition(`cgroup root ${root}: no cgroup v1 hierarchy mounted`);
-  return new V1Cgroup(root, cgPath, hierarchies);
+  const { layout, hierarchies } = await probeRoot(root, opts.layout);
+  return layout === 'v2' ? new V2Cgroup(root, cgPath) : new V1Cgroup(root, cgPath, hierarchies);
 }

@@ -10,7 +10,9 @@ import path from 'node:path';
 import { FailedPrecondition, InvalidArgument } from '../../pkg/errdefs';
 import type { Logger } from '../../pkg/log';
 import type { V1Controller } from './detect';
-import type { LinuxBlockIO, LinuxCPU, LinuxDeviceCgroup, LinuxMemory, LinuxResources } from './types';
+import type {
+  LinuxBlockIO, LinuxCPU, LinuxDeviceCgroup, LinuxHugepageLimit, LinuxInterfacePriority, LinuxMemory, LinuxResources,
+} from './types';
 import { errnoOf, exists, readOptional, readUint, writeValue } from './files';
 
 /** The cgroup's directory in each mounted hierarchy. */
@@ -30,25 +32,50 @@ export async function applyV1Resources(t: V1Target, r: LinuxResources): Promise<
   if (r.unified && Object.keys(r.unified).length > 0) {
     throw new InvalidArgument(`cgroup ${t.path}: linux.resources.unified needs cgroup v2, this host uses v1`);
   }
-  if (r.cpu?.cpus || r.cpu?.mems) await applyCpuset(t, r.cpu);
-  if (r.devices && r.devices.length > 0) await applyDevices(t, r.devices);
-  if (r.memory) await applyMemory(t, r.memory);
-  if (r.cpu) await applyCpu(t, r.cpu);
-  if (r.pids && r.pids.limit) {
-    await writeValue(t.path, need(t, 'pids', 'pids.limit'), 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max');
-  }
-  if (r.blockIO) await applyBlockIO(t, r.blockIO);
-  for (const h of r.hugepageLimits ?? []) {
+  // Controllers live in different hierarchies: their writes are independent and go out together.
+  const cpu = r.cpu;
+  const net = r.network;
+  await settleAll([
+    cpu?.cpus || cpu?.mems ? applyCpuset(t, cpu) : undefined,
+    r.devices && r.devices.length > 0 ? applyDevices(t, r.devices) : undefined,
+    r.memory ? applyMemory(t, r.memory) : undefined,
+    cpu ? applyCpu(t, cpu) : undefined,
+    r.pids && r.pids.limit ? applyPids(t, r.pids.limit) : undefined,
+    r.blockIO ? applyBlockIO(t, r.blockIO) : undefined,
+    r.hugepageLimits && r.hugepageLimits.length > 0 ? applyHugetlb(t, r.hugepageLimits) : undefined,
+    net?.classID !== undefined ? applyNetCls(t, net.classID) : undefined,
+    (net?.priorities?.length ?? 0) > 0 ? applyNetPrio(t, net!.priorities!) : undefined,
+  ]);
+  if (r.rdma && Object.keys(r.rdma).length > 0) t.log.debug('rdma limits ignored: not supported');
+}
+
+/** Waits for every write to finish, then throws the first error (in list order). */
+async function settleAll(work: (Promise<void> | undefined)[]): Promise<void> {
+  const results = await Promise.allSettled(work.map((w) => w ?? Promise.resolve()));
+  const failed = results.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+async function applyPids(t: V1Target, limit: number): Promise<void> {
+  await writeValue(t.path, need(t, 'pids', 'pids.limit'), 'pids.max', limit > 0 ? limit : 'max');
+}
+
+async function applyNetCls(t: V1Target, classID: number): Promise<void> {
+  await writeValue(t.path, need(t, 'net_cls', 'network.classID'), 'net_cls.classid', classID);
+}
+
+async function applyHugetlb(t: V1Target, limits: LinuxHugepageLimit[]): Promise<void> {
+  for (const h of limits) {
     const dir = need(t, 'hugetlb', `hugepage limit ${h.pageSize}`);
     const file = `hugetlb.${h.pageSize}.limit_in_bytes`;
     if (!(await exists(path.join(dir, file)))) throw new InvalidArgument(`cgroup ${t.path}: hugepage size ${h.pageSize} not supported by this host`);
     await writeValue(t.path, dir, file, h.limit);
   }
-  if (r.network?.classID !== undefined) await writeValue(t.path, need(t, 'net_cls', 'network.classID'), 'net_cls.classid', r.network.classID);
-  for (const p of r.network?.priorities ?? []) {
-    await writeValue(t.path, need(t, 'net_prio', 'network.priorities'), 'net_prio.ifpriomap', `${p.name} ${p.priority}`, true);
-  }
-  if (r.rdma && Object.keys(r.rdma).length > 0) t.log.debug('rdma limits ignored: not supported');
+}
+
+async function applyNetPrio(t: V1Target, priorities: LinuxInterfacePriority[]): Promise<void> {
+  const dir = need(t, 'net_prio', 'network.priorities');
+  for (const p of priorities) await writeValue(t.path, dir, 'net_prio.ifpriomap', `${p.name} ${p.priority}`, true);
 }
 
 async function applyCpuset(t: V1Target, cpu: LinuxCPU): Promise<void> {

@@ -51,17 +51,22 @@ async function hugetlbStats(dir: string | undefined): Promise<V1HugetlbStat[]> {
 
 async function pidsStats(dir: string | undefined): Promise<V1PidsStat | null> {
   if (!dir) return null;
-  return { current: await readUint(path.join(dir, 'pids.current')), limit: await readUint(path.join(dir, 'pids.max'), 0) };
+  const [current, limit] = await Promise.all([readUint(path.join(dir, 'pids.current')), readUint(path.join(dir, 'pids.max'), 0)]);
+  return { current, limit };
 }
 
 async function cpuStats(acctDir: string | undefined, cpuDir: string | undefined): Promise<V1CPUStat | null> {
   if (!acctDir && !cpuDir) return null;
   const out: V1CPUStat = { usage: null, throttling: null };
   if (acctDir) {
-    const stat = await readKeyValues(path.join(acctDir, 'cpuacct.stat'));
-    const perCpu = (await readOptional(path.join(acctDir, 'cpuacct.usage_percpu'))) ?? '';
+    const [stat, perCpuText, total] = await Promise.all([
+      readKeyValues(path.join(acctDir, 'cpuacct.stat')),
+      readOptional(path.join(acctDir, 'cpuacct.usage_percpu')),
+      readUint(path.join(acctDir, 'cpuacct.usage')),
+    ]);
+    const perCpu = perCpuText ?? '';
     out.usage = {
-      total: await readUint(path.join(acctDir, 'cpuacct.usage')),
+      total,
       kernel: (stat.get('system') ?? 0) * NS_PER_TICK,
       user: (stat.get('user') ?? 0) * NS_PER_TICK,
       per_cpu: perCpu.split(/\s+/).filter((s) => s !== '').map(Number),
@@ -93,17 +98,19 @@ const MEMORY_STAT_FIELDS = [
 ] as const;
 
 async function memoryEntry(dir: string, prefix: string): Promise<V1MemoryEntry> {
-  const f = (name: string): string => path.join(dir, `${prefix}.${name}`);
-  return {
-    limit: await readUint(f('limit_in_bytes')),
-    usage: await readUint(f('usage_in_bytes')),
-    max: await readUint(f('max_usage_in_bytes')),
-    failcnt: await readUint(f('failcnt')),
-  };
+  const f = (name: string): Promise<number> => readUint(path.join(dir, `${prefix}.${name}`));
+  const [limit, usage, max, failcnt] = await Promise.all([f('limit_in_bytes'), f('usage_in_bytes'), f('max_usage_in_bytes'), f('failcnt')]);
+  return { limit, usage, max, failcnt };
 }
 
 async function memoryStats(dir: string): Promise<V1MemoryStat> {
-  const raw = await readKeyValues(path.join(dir, 'memory.stat'));
+  const [raw, usage, swap, kernel, kernelTcp] = await Promise.all([
+    readKeyValues(path.join(dir, 'memory.stat')),
+    memoryEntry(dir, 'memory'),
+    memoryEntry(dir, 'memory.memsw'),
+    memoryEntry(dir, 'memory.kmem'),
+    memoryEntry(dir, 'memory.kmem.tcp'),
+  ]);
   const fields: Record<string, number> = {};
   for (const name of MEMORY_STAT_FIELDS) fields[name] = 0;
   for (const [k, v] of raw) {
@@ -112,10 +119,10 @@ async function memoryStats(dir: string): Promise<V1MemoryStat> {
   }
   return {
     ...(fields as Record<(typeof MEMORY_STAT_FIELDS)[number], number>),
-    usage: await memoryEntry(dir, 'memory'),
-    swap: await memoryEntry(dir, 'memory.memsw'),
-    kernel: await memoryEntry(dir, 'memory.kmem'),
-    kernel_tcp: await memoryEntry(dir, 'memory.kmem.tcp'),
+    usage,
+    swap,
+    kernel,
+    kernel_tcp: kernelTcp,
   };
 }
 

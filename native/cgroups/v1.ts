@@ -16,7 +16,7 @@ import { FailedPrecondition, Internal } from '../../pkg/errdefs';
 import { BaseCgroup, DESTROY_TIMEOUT_MS, FREEZE_TIMEOUT_MS } from './base';
 import type { V1Controller, V1Hierarchy } from './detect';
 import type { CgroupMetrics, LinuxResources } from './types';
-import { collectPids, exists, readKeyValues, readOptional, removeCgroupTree, waitUntil, writeValue } from './files';
+import { collectPids, errnoOf, readKeyValues, readOptional, removeCgroupTree, waitUntil, writeValue } from './files';
 import { applyV1Resources } from './v1-resources';
 import { v1Stats } from './v1-stats';
 
@@ -53,13 +53,15 @@ export class V1Cgroup extends BaseCgroup {
   async create(resources?: LinuxResources): Promise<void> {
     const undo = new Cleanup();
     try {
+      // Every hierarchy at once (each mkdir is a thread-pool round trip); undo what was made if any fails.
       const cpusetDir = this.dirs.get('cpuset');
-      for (const dir of this.uniqueDirs) {
-        const existed = await exists(dir);
-        if (dir === cpusetDir) await this.makeCpusetDirs(dir);
-        else await this.mkdir(dir);
-        if (!existed) undo.push(() => fs.rmdir(dir));
-      }
+      const made = await Promise.allSettled(
+        this.uniqueDirs.map(async (dir) => {
+          if (await (dir === cpusetDir ? this.makeCpusetDir(dir) : this.makeDir(dir))) undo.push(() => fs.rmdir(dir));
+        }),
+      );
+      const failed = made.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       if (resources) await this.update(resources);
       undo.release();
     } finally {
@@ -67,33 +69,65 @@ export class V1Cgroup extends BaseCgroup {
     }
   }
 
-  private async mkdir(dir: string): Promise<void> {
+  /** mkdir, making missing parents; true when `dir` itself was made. */
+  private async makeDir(dir: string): Promise<boolean> {
     try {
-      await fs.mkdir(dir, { recursive: true });
+      await fs.mkdir(dir);
+      return true;
     } catch (err) {
-      throw new Internal(`cgroup ${this.path}: mkdir ${dir}: ${(err as Error).message}`, { cause: err });
+      if (errnoOf(err) === 'EEXIST') return false;
+      if (errnoOf(err) !== 'ENOENT') throw new Internal(`cgroup ${this.path}: mkdir ${dir}: ${(err as Error).message}`, { cause: err });
     }
+    await this.makeDir(path.dirname(dir));
+    return this.makeDir(dir);
   }
 
-  /** mkdir each level below the cpuset mount, copying cpuset.cpus/mems from the parent when empty. */
-  private async makeCpusetDirs(leaf: string): Promise<void> {
-    const mount = leaf.slice(0, leaf.length - this.path.length);
-    let parent = mount;
+  /**
+   * The cpuset directory: each level below the mount gets cpuset.cpus/mems from its parent when empty (a new
+   * cpuset cgroup starts empty, and no process can join it then). True when the leaf itself was made.
+   */
+  private async makeCpusetDir(leaf: string): Promise<boolean> {
+    let made = false;
+    try {
+      await fs.mkdir(leaf); // the common case: the parent exists and has its cpus/mems
+      made = true;
+      if (await this.inheritCpuset(path.dirname(leaf), leaf)) return true;
+    } catch (err) {
+      if (errnoOf(err) === 'EEXIST') return false;
+      if (errnoOf(err) !== 'ENOENT') throw new Internal(`cgroup ${this.path}: mkdir ${leaf}: ${(err as Error).message}`, { cause: err });
+    }
+    // Level by level from the mount, filling every empty level on the way (runc's ensureParent).
+    let parent = leaf.slice(0, leaf.length - this.path.length);
     for (const part of this.path.split('/').filter((s) => s !== '')) {
       const dir = path.join(parent, part);
-      await this.mkdir(dir);
-      for (const file of ['cpuset.cpus', 'cpuset.mems']) {
-        const current = (await readOptional(path.join(dir, file))) ?? '';
-        if (current !== '') continue;
-        const inherited = (await readOptional(path.join(parent, file))) ?? '';
-        if (inherited !== '') await writeValue(this.path, dir, file, inherited);
-      }
+      if ((await this.makeDir(dir)) && dir === leaf) made = true;
+      await this.inheritCpuset(parent, dir);
       parent = dir;
     }
+    return made;
+  }
+
+  /** Copies cpuset.cpus/mems from `parent` into `dir` where empty; false when `parent` had none to give. */
+  private async inheritCpuset(parent: string, dir: string): Promise<boolean> {
+    const copied = await Promise.all(
+      ['cpuset.cpus', 'cpuset.mems'].map(async (file) => {
+        const current = (await readOptional(path.join(dir, file))) ?? '';
+        if (current !== '') return true;
+        const inherited = (await readOptional(path.join(parent, file))) ?? '';
+        if (inherited === '') return false;
+        await writeValue(this.path, dir, file, inherited);
+        return true;
+      }),
+    );
+    return copied.every((c) => c);
   }
 
   async addProcess(pid: number): Promise<void> {
-    for (const dir of this.uniqueDirs) await writeValue(this.path, dir, 'cgroup.procs', pid);
+    await Promise.all(this.uniqueDirs.map((dir) => writeValue(this.path, dir, 'cgroup.procs', pid)));
+  }
+
+  selfJoinFiles(): string[] {
+    return this.uniqueDirs.map((dir) => path.join(dir, 'tasks'));
   }
 
   async update(resources: LinuxResources): Promise<void> {
@@ -111,8 +145,9 @@ export class V1Cgroup extends BaseCgroup {
     return dir ? readOptional(path.join(dir, 'freezer.state')) : undefined;
   }
 
-  protected async canFreeze(): Promise<boolean> {
-    return (await this.freezerState()) !== undefined;
+  protected async freezerStatus(): Promise<'unsupported' | 'frozen' | 'thawed'> {
+    const state = await this.freezerState();
+    return state === undefined ? 'unsupported' : state === 'FROZEN' ? 'frozen' : 'thawed';
   }
 
   async freeze(): Promise<void> {
@@ -164,14 +199,8 @@ export class V1Cgroup extends BaseCgroup {
 
   async destroy(): Promise<void> {
     const deadline = Date.now() + DESTROY_TIMEOUT_MS;
-    const errors: unknown[] = [];
-    for (const dir of this.uniqueDirs) {
-      try {
-        await removeCgroupTree(this.path, dir, deadline);
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-    if (errors.length > 0) throw errors[0];
+    const results = await Promise.allSettled(this.uniqueDirs.map((dir) => removeCgroupTree(this.path, dir, deadline)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }

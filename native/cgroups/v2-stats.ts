@@ -8,7 +8,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { V2CPUStat, V2HugeTlbStat, V2IOEntry, V2MemoryEvents, V2MemoryStat, V2Metrics } from './types';
-import { parseUint, readKeyValues, readOptional, readUint } from './files';
+import { parseKeyValues, parseUint, readKeyValues, readOptional, readUint } from './files';
 
 const MEMORY_STAT_FIELDS = [
   'anon', 'file', 'kernel_stack', 'slab', 'sock', 'shmem', 'file_mapped', 'file_dirty', 'file_writeback', 'anon_thp',
@@ -40,7 +40,13 @@ async function cpuStats(dir: string): Promise<V2CPUStat> {
 }
 
 async function memoryStats(dir: string): Promise<V2MemoryStat> {
-  const kv = await readKeyValues(path.join(dir, 'memory.stat'));
+  const [kv, usage, usageLimit, swapUsage, swapLimit] = await Promise.all([
+    readKeyValues(path.join(dir, 'memory.stat')),
+    readUint(path.join(dir, 'memory.current')),
+    readUint(path.join(dir, 'memory.max')),
+    readUint(path.join(dir, 'memory.swap.current')),
+    readUint(path.join(dir, 'memory.swap.max')),
+  ]);
   const fields: Record<string, number> = {};
   for (const name of MEMORY_STAT_FIELDS) fields[name] = kv.get(name) ?? 0;
   // Kernels ≥ 5.9 split workingset_* into _anon and _file.
@@ -49,17 +55,17 @@ async function memoryStats(dir: string): Promise<V2MemoryStat> {
   }
   return {
     ...(fields as Record<(typeof MEMORY_STAT_FIELDS)[number], number>),
-    usage: await readUint(path.join(dir, 'memory.current')),
-    usage_limit: await readUint(path.join(dir, 'memory.max')),
-    swap_usage: await readUint(path.join(dir, 'memory.swap.current')),
-    swap_limit: await readUint(path.join(dir, 'memory.swap.max')),
+    usage,
+    usage_limit: usageLimit,
+    swap_usage: swapUsage,
+    swap_limit: swapLimit,
   };
 }
 
 async function memoryEvents(dir: string): Promise<V2MemoryEvents | null> {
   const text = await readOptional(path.join(dir, 'memory.events'));
   if (text === undefined) return null;
-  const kv = await readKeyValues(path.join(dir, 'memory.events'));
+  const kv = parseKeyValues(text);
   return { low: kv.get('low') ?? 0, high: kv.get('high') ?? 0, max: kv.get('max') ?? 0, oom: kv.get('oom') ?? 0, oom_kill: kv.get('oom_kill') ?? 0 };
 }
 

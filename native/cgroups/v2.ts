@@ -72,12 +72,18 @@ export class V2Cgroup extends BaseCgroup {
     await writeValue(this.path, this.dir, 'cgroup.procs', pid);
   }
 
+  selfJoinFiles(): string[] {
+    return [path.join(this.dir, 'cgroup.procs')];
+  }
+
   async update(resources: LinuxResources): Promise<void> {
     await applyV2Resources({ path: this.path, dir: this.dir, log: this.log }, resources);
   }
 
-  protected async canFreeze(): Promise<boolean> {
-    return exists(path.join(this.dir, 'cgroup.freeze'));
+  protected async freezerStatus(): Promise<'unsupported' | 'frozen' | 'thawed'> {
+    // cgroup.events has a "frozen" line when the kernel has the v2 freezer (5.2+) and the cgroup exists.
+    const frozen = (await readKeyValues(path.join(this.dir, 'cgroup.events'))).get('frozen');
+    return frozen === undefined ? 'unsupported' : frozen === 1 ? 'frozen' : 'thawed';
   }
 
   async freeze(): Promise<void> {
