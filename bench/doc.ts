@@ -15,6 +15,11 @@ const TARGETS: { key: string; what: string; max?: number; min?: number }[] = [
   { key: 'exitEvent.median', what: '/tasks/exit latency ≤ 1.0× containerd', max: 1.0 },
 ];
 
+/** `1.6.20~ds1` out of `containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3`. */
+function versionOf(s: string): string {
+  return /\d+\.\d+\.\d+\S*/.exec(s)?.[0] ?? s;
+}
+
 function targetLines(rows: Row[], r: BenchResults): string[] {
   const out = TARGETS.map((t) => {
     const row = rows.find((x) => x.key === t.key);
@@ -45,7 +50,8 @@ function phaseTable(r: BenchResults): string[] {
     ['containerDelete', 'Containers.Delete'],
   ];
   const lines = ['| call | berth (ms) | containerd (ms) |', '|---|---:|---:|'];
-  for (const [k, label] of names) lines.push(`| ${label} | ${b?.[k] ?? '—'} | ${c?.[k] ?? '—'} |`);
+  const ms = (v: number | undefined): string => (v === undefined ? '—' : v.toFixed(1));
+  for (const [k, label] of names) lines.push(`| ${label} | ${ms(b?.[k])} | ${ms(c?.[k])} |`);
   return lines;
 }
 
@@ -87,7 +93,7 @@ export function writePerformanceDoc(docsDir: string, r: BenchResults, rows: Row[
     '',
     `- ${m.nproc} cores (${m.cpu}), ${m.memoryGiB} GiB memory`,
     `- ${m.os}, kernel ${m.kernel}`,
-    `- node ${m.node}; ${m.containerd}; ${m.runc}`,
+    `- node ${m.node}; containerd ${versionOf(m.containerd)}; runc ${versionOf(m.runc)}`,
     `- load average when the run started: ${m.loadAverage?.join(', ') ?? 'not recorded'}`,
     '',
     '## Results',
@@ -120,11 +126,15 @@ export function writePerformanceDoc(docsDir: string, r: BenchResults, rows: Row[
     `  the clock runs from the Kill(SIGKILL) call to the arrival of that task's event; one warm-up, ${o.eventSamples} samples.`,
     `- **Memory**: ${o.idle} \`sleep 1000\` containers per side, ${o.settleMs} ms after the last start, sum of \`Pss\` from`,
     '  `/proc/<pid>/smaps_rollup` over the side\'s shim processes (found by their command line naming the side\'s temp',
-    '  dir, pids recorded in `<state>/<ns>/<id>/shim.pid`, or children of the daemon), plus the daemon\'s own PSS, divided',
-    '  by the number of containers. Container processes themselves are not counted (they are the same on both sides).',
+    '  dir, by `shim.pid` files under the state dir checked against `shim.starttime`, or as children of the daemon),',
+    '  plus the daemon\'s own PSS, divided by the number of containers. Container processes themselves are not counted',
+    '  (they are the same on both sides).',
     `- **List rates**: with the same ${o.idle} containers, sequential Tasks.List then Containers.List calls for ${o.listMs} ms each.`,
     `- **Restart**: ${o.restartTasks} running \`sleep\` tasks; the daemon pid the benchmark started is SIGKILLed and started again`,
-    '  on the same dirs; the clock runs from the new spawn until Tasks.List returns all tasks RUNNING.',
+    '  on the same dirs; Tasks.List is polled back to back (the client reconnects within milliseconds); the clock runs',
+    '  from the new spawn until Tasks.List returns all tasks RUNNING (the first answer of any kind is in the JSON).',
+    '- The load average above is what other work on the machine was doing; every figure moves with it, the ratios less.',
+    '- `$RUN` in error messages is the run\'s temp dir.',
     '- Raw samples: `bench/results/latest.json` (not committed). Figures belong here, never in timed tests.',
     '',
   ].join('\n');

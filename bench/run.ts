@@ -178,11 +178,12 @@ async function main(): Promise<void> {
     await teardownAll();
   }
   results.finishedAt = new Date().toISOString();
-  writeResults(cli.out, results);
-  const rows = tableRows(results);
+  const sanitized = JSON.parse(JSON.stringify(results).split(runDir).join('$RUN')) as BenchResults;
+  writeResults(cli.out, sanitized);
+  const rows = tableRows(sanitized);
   process.stdout.write(`\n${formatTable(rows)}\n\nresults: ${cli.out}\n`);
   if (cli.docs) {
-    for (const f of writePerformanceDoc(path.join(REPO, 'docs'), results, rows)) process.stdout.write(`wrote ${f}\n`);
+    for (const f of writePerformanceDoc(path.join(REPO, 'docs'), sanitized, rows)) process.stdout.write(`wrote ${f}\n`);
   }
   const errors = new Set<string>();
   for (const r of rows) {

@@ -43,6 +43,7 @@ const ROWS: { key: string; label: (r: BenchResults) => string; unit: string; bet
   { key: 'memory.daemon', label: () => '  daemon PSS (whole)', unit: 'MiB', better: 'lower', pick: field('memory', (v) => v.daemonPssKiB / 1024) },
   { key: 'list.tasks', label: (r) => `Tasks.List with ${r.options.idle} containers`, unit: 'calls/s', better: 'higher', pick: field('list', (v) => v.tasksListPerSec) },
   { key: 'list.containers', label: (r) => `Containers.List with ${r.options.idle} containers`, unit: 'calls/s', better: 'higher', pick: field('list', (v) => v.containersListPerSec) },
+  { key: 'restart.firstAnswer', label: () => 'restart → first Tasks.List answer', unit: 'ms', better: 'lower', pick: field('restart', (v) => v.firstAnswerMs) },
   { key: 'restart.allRunning', label: (r) => `restart → all ${r.options.restartTasks} tasks listed`, unit: 'ms', better: 'lower', pick: field('restart', (v) => v.allRunningMs) },
 ];
 
