@@ -5,7 +5,11 @@
  * Everything it started is stopped and removed at the end, on failure and on Ctrl-C too.
  *
  *   node dist/bench/run.js [--iterations N] [--only berth|containerd] [--skip-restart] [--quick]
- *                          [--out FILE] [--docs | --no-docs]
+ *                          [--burst N] [--idle N] [--restart-tasks N] [--out FILE] [--docs | --no-docs]
+ *
+ * --quick shrinks every count (5 samples, bursts of 4, 4 idle and 4 restarted tasks, short List windows) for
+ * a smoke test; --burst/--idle/--restart-tasks override single counts. The docs page is rewritten only on a
+ * full run (no --quick, no --only, default counts) unless --docs or --no-docs says otherwise.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -41,6 +45,9 @@ function parseCli(argv: string[]): Cli {
       'skip-restart': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       out: { type: 'string' },
+      burst: { type: 'string' },
+      idle: { type: 'string' },
+      'restart-tasks': { type: 'string' },
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -54,23 +61,28 @@ function parseCli(argv: string[]): Cli {
     throw new Error(`--only ${values.only}: expected berth or containerd`);
   }
   const quick = values.quick === true;
-  const iterations = values.iterations !== undefined ? Number(values.iterations) : quick ? 5 : 30;
-  if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations ${values.iterations}: expected a positive integer`);
+  const count = (name: string, raw: string | undefined, dflt: number): number => {
+    if (raw === undefined) return dflt;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} ${raw}: expected a positive integer`);
+    return n;
+  };
+  const iterations = count('iterations', values.iterations, quick ? 5 : 30);
   const options: BenchOptions = {
     iterations,
     warmups: quick ? 1 : 3,
-    burst: quick ? 4 : 20,
+    burst: count('burst', values.burst, quick ? 4 : 20),
     burstRounds: quick ? 1 : 3,
-    idle: quick ? 4 : 20,
+    idle: count('idle', values.idle, quick ? 4 : 20),
     listMs: quick ? 300 : 2000,
     settleMs: quick ? 200 : 2000,
-    restartTasks: quick ? 4 : 50,
+    restartTasks: count('restart-tasks', values['restart-tasks'], quick ? 4 : 50),
     eventSamples: iterations,
     skipRestart: values['skip-restart'] === true,
     quick,
     only: values.only as SideName | undefined,
   };
-  const full = !quick && options.only === undefined;
+  const full = !quick && options.only === undefined && [values.burst, values.idle, values['restart-tasks']].every((v) => v === undefined);
   return {
     options,
     out: path.resolve(values.out ?? path.join(REPO, 'bench/results/latest.json')),

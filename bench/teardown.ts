@@ -29,13 +29,14 @@ async function waitGone(pids: number[], timeoutMs: number): Promise<void> {
   while (pids.some(pidAlive) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
 }
 
-/** SIGKILLs the run's leftover shims and container processes of one side (never anything else). */
-export async function killLeftovers(side: Side): Promise<number[]> {
+/** SIGKILLs the run's leftover shims and container processes of one side (never anything else); describes them. */
+export async function killLeftovers(side: Side): Promise<string[]> {
   const d = side.daemon;
   const pids = [
     ...findShims({ dir: d.dir, stateDir: d.stateDir, cgroupParent: side.cgroupParent, daemonPid: undefined }),
     ...cgroupMembers(side.cgroupParent),
   ].filter((pid) => pid !== process.pid && pid !== d.pid);
+  const described = pids.map((pid) => `${pid} ${describe(pid)}`);
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -44,7 +45,15 @@ export async function killLeftovers(side: Side): Promise<number[]> {
     }
   }
   await waitGone(pids, 5000);
-  return pids;
+  return described;
+}
+
+function describe(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 160);
+  } catch {
+    return '(gone)';
+  }
 }
 
 /** Stops everything of one side and removes its files; returns what went wrong (for the log), never throws. */
@@ -58,7 +67,7 @@ export async function teardownSide(side: Side, opts: { keepDir?: boolean } = {})
   await d.stop().catch((err) => problems.push(`${d.name}: stop: ${String(err)}`));
   d.client.close();
   const killed = await killLeftovers(side);
-  if (killed.length > 0) problems.push(`${d.name}: killed leftover pids ${killed.join(' ')}`);
+  if (killed.length > 0) problems.push(`${d.name}: killed ${killed.length} leftover process(es): ${killed.join('; ')}`);
   for (const mp of mountsUnder(d.dir)) {
     try {
       execFileSync('umount', ['-l', mp], { stdio: 'ignore' });
