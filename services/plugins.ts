@@ -21,8 +21,8 @@ export function builtinPlugins(plugins: () => PluginInfo[]): DaemonPlugin[] {
   return [
     { name: 'version', type: GRPC_PLUGIN, register: (s) => registerVersionService(s) },
     { name: 'introspection', type: GRPC_PLUGIN, register: (s, ctx) => registerIntrospectionService(s, ctx.store.uuid, plugins) },
-    { name: 'namespaces', type: GRPC_PLUGIN, register: (s, ctx) => registerNamespacesService(s, ctx.store, ctx.events) },
-    { name: 'containers', type: GRPC_PLUGIN, register: (s, ctx) => registerContainersService(s, ctx.store, ctx.events) },
+    { name: 'namespaces', type: GRPC_PLUGIN, register: (s, ctx) => registerNamespacesService(s, ctx.store, ctx.events, ctx.log) },
+    { name: 'containers', type: GRPC_PLUGIN, register: (s, ctx) => registerContainersService(s, ctx.store, ctx.events, ctx.log) },
     { name: 'events', type: GRPC_PLUGIN, register: (s, ctx) => registerEventsService(s, ctx.events) },
     { name: 'leases', type: GRPC_PLUGIN, register: (s, ctx) => registerLeasesService(s, ctx.store) },
   ];

@@ -84,6 +84,15 @@ function toParams(ns: string, c: ContainerRecord): [string, ...RowParams] {
   ];
 }
 
+function freezeRecord(c: ContainerRecord): ContainerRecord {
+  Object.freeze(c.labels);
+  Object.freeze(c.runtime);
+  Object.freeze(c.extensions);
+  Object.freeze(c.created_at);
+  Object.freeze(c.updated_at);
+  return Object.freeze(c);
+}
+
 /** A container as the filter engine sees it: id, image, runtime.name, labels.* (containerd's adaptContainer). */
 export function containerAdaptor(c: ContainerRecord): Adaptor {
   return (fieldpath) => {
@@ -135,8 +144,20 @@ export function normalizeContainer(c: Partial<ContainerRecord> & { id?: string }
   };
 }
 
+/** A namespace's containers as last read from the database, in id order. */
+interface NamespaceCache {
+  byId: Map<string, ContainerRecord>;
+  sorted: ContainerRecord[];
+}
+
+/**
+ * Reads are served from a per-namespace cache filled on the first List and dropped on every write to that
+ * namespace (berthd is the only process using the database: it holds it exclusively). Records handed out
+ * are shared and frozen: copy before changing one.
+ */
 export class ContainerStore {
   private readonly q;
+  private readonly cache = new Map<string, NamespaceCache>();
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -164,20 +185,37 @@ export class ContainerStore {
 
   /** The container; NotFound `container "id" in namespace "ns": not found`. */
   get(ns: string, id: string): ContainerRecord {
-    const row = this.q.get.get(ns, id);
-    if (!row) throw new NotFound(`container "${id}" in namespace "${ns}": not found`);
-    return fromRow(row);
+    const cached = this.cache.get(ns);
+    const found = cached ? cached.byId.get(id) : this.readOne(ns, id);
+    if (!found) throw new NotFound(`container "${id}" in namespace "${ns}": not found`);
+    return found;
   }
 
   /** Containers of a namespace matching any of the filters (containerd syntax), ordered by id. */
   list(ns: string, filters: readonly string[] = []): ContainerRecord[] {
     const filter = parseAll(filters);
-    const out: ContainerRecord[] = [];
-    for (const row of this.q.list.iterate(ns)) {
-      const c = fromRow(row);
-      if (filters.length === 0 || filter.match(containerAdaptor(c))) out.push(c);
-    }
-    return out;
+    const all = this.namespaceCache(ns).sorted;
+    return filters.length === 0 ? all.slice() : all.filter((c) => filter.match(containerAdaptor(c)));
+  }
+
+  private readOne(ns: string, id: string): ContainerRecord | undefined {
+    const row = this.q.get.get(ns, id);
+    return row ? freezeRecord(fromRow(row)) : undefined;
+  }
+
+  private namespaceCache(ns: string): NamespaceCache {
+    const cached = this.cache.get(ns);
+    if (cached) return cached;
+    const sorted = this.q.list.all(ns).map((r) => freezeRecord(fromRow(r)));
+    const entry = { byId: new Map(sorted.map((c) => [c.id, c])), sorted };
+    // Inside a caller's transaction the rows may still roll back: do not remember them.
+    if (!this.db.inTransaction) this.cache.set(ns, entry);
+    return entry;
+  }
+
+  /** Forgets the cached containers of `ns` (every write calls this). */
+  invalidate(ns: string): void {
+    this.cache.delete(ns);
   }
 
   create(ns: string, input: ContainerRecord): ContainerRecord {
@@ -190,12 +228,13 @@ export class ContainerStore {
     c.labels = withoutEmptyValues(c.labels);
     c.created_at = nowTimestamp();
     c.updated_at = c.created_at;
+    this.invalidate(ns);
     this.db.transaction(() => {
       this.namespaces.ensure(ns);
       if (this.q.get.get(ns, c.id)) throw new AlreadyExists(`container "${c.id}": already exists`);
       this.q.insert.run(...toParams(ns, c));
     })();
-    return c;
+    return freezeRecord(c);
   }
 
   /**
@@ -205,6 +244,7 @@ export class ContainerStore {
   update(ns: string, input: ContainerRecord, fieldPaths: readonly string[] = []): ContainerRecord {
     const c = normalizeContainer(input);
     if (c.id === '') throw new InvalidArgument('must specify a container id: invalid argument');
+    this.invalidate(ns);
     return this.db.transaction(() => {
       const row = this.q.get.get(ns, c.id);
       if (!row) throw new NotFound(`container "${c.id}": not found`);
@@ -260,11 +300,12 @@ export class ContainerStore {
       updated.labels = withoutEmptyValues(updated.labels);
       updated.updated_at = nowTimestamp();
       this.q.update.run(...toParams(ns, updated));
-      return updated;
+      return freezeRecord(updated);
     })();
   }
 
   delete(ns: string, id: string): void {
+    this.invalidate(ns);
     const { changes } = this.q.delete.run(ns, id);
     if (changes === 0) {
       if (!this.namespaces.exists(ns)) throw new NotFound(`cannot delete container "${id}" in namespace "${ns}": not found`);

@@ -12,6 +12,7 @@ import { PROTO_FILES, serviceDefinition } from '../../proto/loader';
 import type { EventExchange } from '../events/exchange';
 import type { MetadataStore } from '../metadata/store';
 import type { Labels } from '../metadata/types';
+import type { Logger } from '../../pkg/log';
 import { unary, type GrpcServer } from '../server';
 
 interface NamespaceMsg {
@@ -19,7 +20,7 @@ interface NamespaceMsg {
   labels: Labels;
 }
 
-export function registerNamespacesService(server: GrpcServer, store: MetadataStore, events: EventExchange): void {
+export function registerNamespacesService(server: GrpcServer, store: MetadataStore, events: EventExchange, log: Logger): void {
   server.addService(serviceDefinition(PROTO_FILES.namespaces, 'containerd.services.namespaces.v1.Namespaces'), {
     Get: unary(async (req: { name: string }) => ({
       namespace: { name: req.name, labels: store.namespaces.labels(req.name) },
@@ -30,6 +31,7 @@ export function registerNamespacesService(server: GrpcServer, store: MetadataSto
     Create: unary(async (req: { namespace: NamespaceMsg | null }) => {
       const ns = req.namespace ?? { name: '', labels: {} };
       const created = store.namespaces.create(ns.name, ns.labels ?? {});
+      log.debug('namespace created', { namespace: created.name });
       events.publish(created.name, '/namespaces/create', packAny('containerd.events.NamespaceCreate', created));
       return { namespace: { name: ns.name, labels: ns.labels ?? {} } };
     }),
@@ -56,6 +58,7 @@ export function registerNamespacesService(server: GrpcServer, store: MetadataSto
 
     Delete: unary(async (req: { name: string }) => {
       store.namespaces.delete(req.name);
+      log.debug('namespace deleted', { namespace: req.name });
       events.publish(req.name, '/namespaces/delete', packAny('containerd.events.NamespaceDelete', { name: req.name }));
       return {};
     }),

@@ -179,6 +179,27 @@ describe('metadata store', () => {
     assert.equal(store.containers.list('default').length, 2);
   });
 
+  it('the read cache follows writes and never keeps rolled-back rows', () => {
+    store.containers.create('default', container('k1', { labels: { v: '1' } }));
+    assert.equal(store.containers.list('default').length, 1); // fills the cache
+    store.containers.update('default', container('k1', { labels: { v: '2' } }), ['labels.v']);
+    assert.deepEqual(store.containers.get('default', 'k1').labels, { v: '2' });
+    assert.deepEqual(store.containers.list('default')[0]!.labels, { v: '2' });
+    assert.throws(() =>
+      store.transaction(() => {
+        store.containers.create('default', container('k2'));
+        assert.equal(store.containers.list('default').length, 2, 'own writes visible inside the transaction');
+        throw new Error('rollback');
+      }),
+    );
+    assert.deepEqual(store.containers.list('default').map((c) => c.id), ['k1']);
+    assert.throws(() => store.containers.get('default', 'k2'), NotFound);
+    store.containers.delete('default', 'k1');
+    assert.deepEqual(store.containers.list('default'), []);
+    const rec = store.containers.create('default', container('k3'));
+    assert.ok(Object.isFrozen(rec) && Object.isFrozen(rec.labels), 'shared records are frozen');
+  });
+
   it('persists records and the server UUID across reopen; one process per root', () => {
     const uuid = store.uuid;
     assert.match(uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
