@@ -2,7 +2,8 @@
  * Finding the benchmark's own processes precisely, by walking /proc, never by a broad process-name match:
  * - shims: processes whose command line names the side's unique temp dir (containerd's shims carry
  *   `-address <dir>/containerd.sock`, berth's shims their bundle under `<dir>/state`), pids recorded in
- *   `shim.pid` files under the state dir, and direct children of the daemon; minus the daemon and container processes;
+ *   `shim.pid` files under the state dir, and direct children of the daemon, plus their descendants outside the
+ *   run's cgroups (helpers a shim keeps); minus the daemon and container processes;
  * - container processes: members of the run's cgroup parent `/<cgroupParent>/...` (every spec names it).
  * Memory comes from /proc/<pid>/smaps_rollup (Pss, Rss in kB).
  */
@@ -97,6 +98,18 @@ export function findShims(opts: { dir: string; stateDir: string; daemonPid?: num
   for (const pid of recordedShimPids(opts.stateDir, opts.dir)) candidates.add(pid);
   if (opts.daemonPid !== undefined) candidates.delete(opts.daemonPid);
   candidates.delete(process.pid);
+  // Helpers a shim keeps outside the container's cgroup are per-container cost too; the container's own
+  // processes (inside the cgroup) are not.
+  const children = new Map<number, number[]>();
+  for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+  const queue = [...candidates];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.pop()!) ?? []) {
+      if (candidates.has(child) || child === opts.daemonPid || inCgroup(child, opts.cgroupParent)) continue;
+      candidates.add(child);
+      queue.push(child);
+    }
+  }
   return [...candidates].sort((a, b) => a - b);
 }
 
