@@ -94,7 +94,13 @@ export async function startDaemon(config: BerthdConfig, extraPlugins: DaemonPlug
     undo.push(() => fs.rmSync(config.address, { force: true }));
     undo.push(() => server.server.forceShutdown());
     undo.release();
-    log.info('serving', { address: config.address, root: config.root, state: config.state, uuid: store.uuid });
+    log.info('serving', {
+      address: config.address,
+      root: config.root,
+      state: config.state,
+      uuid: store.uuid,
+      startupMs: Math.round(process.uptime() * 1000),
+    });
 
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> =>

@@ -4,9 +4,11 @@
  * - Update with mask paths `labels.KEY` sets (empty value removes) single labels, `labels` or no mask
  *   replaces them all; Update creates the namespace when missing; other paths are InvalidArgument;
  * - Delete refuses a namespace that still has containers (FailedPrecondition), unknown → NotFound.
- * Publishes /namespaces/create, /namespaces/update, /namespaces/delete.
+ * Publishes /namespaces/create and /namespaces/update in the caller's namespace (as containerd; the
+ * namespace's own name when the caller sent none), /namespaces/delete in the deleted namespace.
  */
 import { InvalidArgument } from '../../pkg/errdefs';
+import { isValidIdentifier } from '../../pkg/identifiers';
 import { packAny } from '../../proto/any';
 import { PROTO_FILES, serviceDefinition } from '../../proto/loader';
 import type { EventExchange } from '../events/exchange';
@@ -20,6 +22,11 @@ interface NamespaceMsg {
   labels: Labels;
 }
 
+/** containerd publishes namespace events in the namespace of the request. */
+function eventNamespace(caller: string | undefined, name: string): string {
+  return caller !== undefined && isValidIdentifier(caller) ? caller : name;
+}
+
 export function registerNamespacesService(server: GrpcServer, store: MetadataStore, events: EventExchange, log: Logger): void {
   server.addService(serviceDefinition(PROTO_FILES.namespaces, 'containerd.services.namespaces.v1.Namespaces'), {
     Get: unary(async (req: { name: string }) => ({
@@ -28,15 +35,15 @@ export function registerNamespacesService(server: GrpcServer, store: MetadataSto
 
     List: unary(async () => ({ namespaces: store.namespaces.list() })),
 
-    Create: unary(async (req: { namespace: NamespaceMsg | null }) => {
+    Create: unary(async (req: { namespace: NamespaceMsg | null }, ctx) => {
       const ns = req.namespace ?? { name: '', labels: {} };
       const created = store.namespaces.create(ns.name, ns.labels ?? {});
       log.debug('namespace created', { namespace: created.name });
-      events.publish(created.name, '/namespaces/create', packAny('containerd.events.NamespaceCreate', created));
+      events.publish(eventNamespace(ctx.namespace, created.name), '/namespaces/create', packAny('containerd.events.NamespaceCreate', created));
       return { namespace: { name: ns.name, labels: ns.labels ?? {} } };
     }),
 
-    Update: unary(async (req: { namespace: NamespaceMsg | null; update_mask: { paths: string[] } | null }) => {
+    Update: unary(async (req: { namespace: NamespaceMsg | null; update_mask: { paths: string[] } | null }, ctx) => {
       const ns = req.namespace ?? { name: '', labels: {} };
       const paths = req.update_mask?.paths ?? [];
       let keys: string[] | undefined;
@@ -49,7 +56,7 @@ export function registerNamespacesService(server: GrpcServer, store: MetadataSto
         throw new InvalidArgument(`cannot update "${paths.find((p) => p !== 'labels' && !p.startsWith('labels.'))}" field`);
       }
       const updated = store.namespaces.updateLabels(ns.name, ns.labels ?? {}, keys);
-      events.publish(updated.name, '/namespaces/update', packAny('containerd.events.NamespaceUpdate', {
+      events.publish(eventNamespace(ctx.namespace, updated.name), '/namespaces/update', packAny('containerd.events.NamespaceUpdate', {
         name: ns.name,
         labels: ns.labels ?? {},
       }));

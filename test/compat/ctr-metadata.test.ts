@@ -145,6 +145,8 @@ describe('real ctr against berthd (metadata)', { skip: !haveCtr && `${CTR} not i
     assert.match(eventsOut, new RegExp(`default /containers/create \\{"id":"${id}","runtime":\\{"name":"io.containerd.runc.v2"`));
     assert.match(eventsOut, /default \/containers\/update /);
     assert.match(eventsOut, new RegExp(`default /containers/delete \\{"id":"${id}"\\}`));
-    assert.match(eventsOut, /team \/namespaces\/create /);
+    // containerd publishes namespace events in the caller's namespace (ctr's default), deletes in the deleted one.
+    assert.match(eventsOut, /default \/namespaces\/create \{"name":"team","labels":\{"owner":"me"\}\}/);
+    assert.match(eventsOut, /team \/namespaces\/delete \{"name":"team"\}/);
   });
 });
