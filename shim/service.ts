@@ -97,7 +97,7 @@ export class ShimService {
         const pid = await task.create({
           id: r.id,
           bundle: r.bundle,
-          rootfs: r.rootfs ?? [],
+          rootfs: (r.rootfs ?? []).map((m: Req) => ({ type: m.type, source: m.source, target: m.target, options: m.options ?? [] })),
           terminal: r.terminal,
           stdin: r.stdin,
           stdout: r.stdout,

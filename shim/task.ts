@@ -16,6 +16,7 @@ import { InitProcess } from './process/init';
 import type { ExitResult, ProcessDeps, ShimProcess } from './process/process';
 import type { ContainerRuntime, OciProcessSpec, RuntimeContext } from './runtime/types';
 import type { RuncOptions } from './runtime/oci-binary';
+import { mountRootfs, unmountRootfs, type RootfsMount } from './rootfs';
 
 export const DEFAULT_IO_DRAIN_MS = Number(process.env.BERTH_SHIM_IO_DRAIN_MS ?? 2000);
 
@@ -28,7 +29,7 @@ export interface TaskIdentity {
 export interface CreateRequest extends StdioPaths {
   id: string;
   bundle: string;
-  rootfs: object[];
+  rootfs: RootfsMount[];
   options: AnyMessage | null;
   checkpoint: string;
 }
@@ -38,6 +39,8 @@ export class Task {
   private readonly execs = new Map<string, ExecProcess>();
   private runtime: ContainerRuntime | undefined;
   private creating = false;
+  /** <bundle>/rootfs when Create brought rootfs mounts (unmounted on delete) */
+  private rootfs: string | undefined;
   private deleted = false;
 
   constructor(
@@ -87,7 +90,8 @@ export class Task {
       const terminal = req.terminal || Boolean((spec.process as { terminal?: boolean } | undefined)?.terminal);
       const ctx: RuntimeContext = { ...this.identity, spec };
       this.runtime = selectRuntime(ctx, req.options, this.log);
-      this.log.info('creating task', { runtime: this.runtime.name });
+      this.log.info('creating task', { runtime: this.runtime.name, rootfsMounts: req.rootfs.length });
+      this.rootfs = await mountRootfs(this.identity.bundle, req.rootfs);
       const init = new InitProcess(this.deps(this.log.child({ exec: '' })), { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal }, {
         rootfs: req.rootfs,
         hasPidNamespace: hasOwnPidNamespace(spec),
@@ -97,10 +101,20 @@ export class Task {
       return pid;
     } catch (err) {
       this.runtime = undefined;
+      this.releaseRootfs();
       throw err;
     } finally {
       this.creating = false;
     }
+  }
+
+  private releaseRootfs(): void {
+    try {
+      unmountRootfs(this.rootfs);
+    } catch (err) {
+      this.log.warn('unmounting the rootfs failed', { rootfs: this.rootfs, err: String(err) });
+    }
+    this.rootfs = undefined;
   }
 
   /** The init process (`execId` empty) or an exec process. */
@@ -137,6 +151,7 @@ export class Task {
       return r;
     }
     const r = await (p as InitProcess).delete();
+    this.releaseRootfs();
     this.deleted = true;
     this.init = undefined;
     for (const e of this.execs.values()) e.io?.close();
@@ -156,6 +171,7 @@ export class Task {
     await runtime.kill(9, { all: true }).catch(() => {});
     await runtime.delete().catch((err) => this.log.warn('delete on shutdown failed', { err: String(err) }));
     for (const p of this.processes()) p.io?.close();
+    this.releaseRootfs();
   }
 }
 

@@ -146,6 +146,7 @@ export class FifoInput {
   }
 
   static async open(path: string): Promise<FifoInput> {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) throw new InvalidArgument(`stdin ${path}: URIs are not supported for stdin`);
     await checkFifoPath(path, 'stdin');
     const rfd = await openFd(path, O_RDONLY | O_NONBLOCK);
     let wfd: number;

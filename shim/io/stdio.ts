@@ -14,6 +14,7 @@
 import net from 'node:net';
 import tty from 'node:tty';
 import { FifoInput, FifoOutput, closeFd, pipeSocket } from './fifo';
+import { FileOutput, fileUriPath, type OutputSink } from './file-output';
 import { inputPipe, outputPipe } from './pipe';
 import type { Logger } from '../../pkg/log';
 
@@ -37,7 +38,7 @@ export class ProcessStdio {
   /** Ends for the process; closed by `started()` once the runtime has them. */
   readonly processFds: ProcessFds = {};
   private stdinIn: FifoInput | undefined;
-  private outputs: FifoOutput[] = [];
+  private outputs: OutputSink[] = [];
   private stdinSink: net.Socket | undefined;
   private sources: Source[] = [];
   private copies: Promise<void>[] = [];
@@ -65,10 +66,10 @@ export class ProcessStdio {
     const { stdin, stdout, stderr, terminal } = this.paths;
     const opened = await Promise.allSettled([
       stdin ? FifoInput.open(stdin) : undefined,
-      stdout ? FifoOutput.open(stdout) : undefined,
-      stderr && !terminal ? FifoOutput.open(stderr, 'stderr') : undefined,
+      stdout ? openOutput(stdout, 'stdout') : undefined,
+      stderr && !terminal ? openOutput(stderr, 'stderr') : undefined,
     ] as const);
-    const [inp, out, err] = opened.map((r) => (r.status === 'fulfilled' ? r.value : undefined)) as [FifoInput?, FifoOutput?, FifoOutput?];
+    const [inp, out, err] = opened.map((r) => (r.status === 'fulfilled' ? r.value : undefined)) as [FifoInput?, OutputSink?, OutputSink?];
     this.stdinIn = inp;
     if (out) this.outputs.push(out);
     if (err) this.outputs.push(err);
@@ -151,8 +152,14 @@ export class ProcessStdio {
   }
 }
 
-/** Copies a process output to a FIFO with backpressure; resolves after end of file and flush. */
-function copyOut(src: net.Socket, out: FifoOutput): Promise<void> {
+/** A FIFO path, or a file:// URI. */
+function openOutput(p: string, what: string): Promise<OutputSink> {
+  const file = fileUriPath(p, what);
+  return file ? FileOutput.open(file) : FifoOutput.open(p, what);
+}
+
+/** Copies a process output to its sink with backpressure; resolves after end of file and flush. */
+function copyOut(src: net.Socket, out: OutputSink): Promise<void> {
   return new Promise<void>((resolve) => {
     let done = false;
     const finish = (): void => {

@@ -139,8 +139,8 @@ export async function busyboxRootfs(base: string): Promise<string> {
 }
 
 /** A bundle directory with config.json for busybox running `args`. */
-export async function makeBundle(base: string, id: string, args: string[], extra: { terminal?: boolean; cgroupsPath?: string } = {}): Promise<string> {
-  const rootfs = await busyboxRootfs(base);
+export async function makeBundle(base: string, id: string, args: string[], extra: { terminal?: boolean; cgroupsPath?: string; rootPath?: string } = {}): Promise<string> {
+  const rootfs = extra.rootPath ?? (await busyboxRootfs(base));
   const bundle = path.join(base, id);
   fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
   const spec = exampleSpec({ args, rootfs, terminal: extra.terminal, cgroupsPath: extra.cgroupsPath ?? `/${id}` });

@@ -10,7 +10,7 @@ import { encodeMessage } from '../../proto/loader';
 import { packJsonAny, OCI_PROCESS_TYPE_URL, OCI_RESOURCES_TYPE_URL } from '../../proto/any';
 import {
   collectEvents, eventPayload, isRoot, killShim, makeBundle, mkfifo, processExists, randomId, readFifo, releaseFifo,
-  removeCgroups, shimExit, spawnShim, tempDir, waitFor, ShimClient, type Msg, type ShimHandle,
+  removeCgroups, shimExit, spawnShim, tempDir, waitFor, ShimClient, busyboxRootfs, type Msg, type ShimHandle,
 } from './shim-harness';
 
 export type Backend = { name: 'native' } | { name: 'oci'; binary: string };
@@ -44,13 +44,13 @@ export function defineShimSuite(backend: Backend): void {
     }
 
     /** A bundle running `args`, a shim for it, FIFOs, and cleanup of all of it after the test. */
-    async function setup(t: TestContext, args: string[], fifoNames: string[] = ['stdout']): Promise<Ctx | undefined> {
+    async function setup(t: TestContext, args: string[], fifoNames: string[] = ['stdout'], extra: { terminal?: boolean; rootPath?: string } = {}): Promise<Ctx | undefined> {
       if (!isRoot()) {
         t.skip('needs root: runs containers');
         return undefined;
       }
       const id = randomId();
-      const bundle = await makeBundle(base, id, args);
+      const bundle = await makeBundle(base, id, args, extra);
       const fifos: Record<string, string> = {};
       for (const n of fifoNames) fifos[n] = mkfifo(path.join(bundle, `${n}.fifo`));
       const shim = await spawnShim({ dir: base, namespace: 'berth-test', id, bundle });
@@ -73,8 +73,8 @@ export function defineShimSuite(backend: Backend): void {
       return { id, bundle, shim, fifos, call: (m, r) => shim.client.call(m, r) };
     }
 
-    async function create(c: Ctx, io: { stdin?: string; stdout?: string; stderr?: string } = { stdout: c.fifos.stdout }): Promise<number> {
-      const res = await c.call('Create', { id: c.id, bundle: c.bundle, stdin: io.stdin ?? '', stdout: io.stdout ?? '', stderr: io.stderr ?? '', options: options() });
+    async function create(c: Ctx, io: { stdin?: string; stdout?: string; stderr?: string; terminal?: boolean; rootfs?: Msg[] } = { stdout: c.fifos.stdout }): Promise<number> {
+      const res = await c.call('Create', { id: c.id, bundle: c.bundle, stdin: io.stdin ?? '', stdout: io.stdout ?? '', stderr: io.stderr ?? '', terminal: io.terminal ?? false, rootfs: io.rootfs ?? [], options: options() });
       return res.pid as number;
     }
 
@@ -306,6 +306,117 @@ export function defineShimSuite(backend: Backend): void {
       await assert.rejects(c.call('Exec', { id: c.id, exec_id: 'x', spec: packJsonAny(OCI_PROCESS_TYPE_URL, 'nope') }), { code: GRPC.INVALID_ARGUMENT });
       await assert.rejects(c.call('Exec', { id: c.id, exec_id: '../x', spec: packJsonAny(OCI_PROCESS_TYPE_URL, { args: ['true'] }) }), { code: GRPC.INVALID_ARGUMENT });
       await c.call('Delete', { id: c.id });
+    });
+
+    it('runs with a terminal: pty output to stdout, ResizePty sets the window size', async (t) => {
+      if (backend.name === 'oci') {
+        t.skip('terminals need the console socket of the OCI runtime binary: not supported');
+        return;
+      }
+      const c = await setup(t, ['sh', '-c', 'stty size; tty; read line; echo "got $line"'], ['stdin', 'stdout'], { terminal: true });
+      if (!c) return;
+      const out = readFifo(c.fifos.stdout!);
+      await create(c, { stdin: c.fifos.stdin, stdout: c.fifos.stdout, terminal: true });
+      await c.call('ResizePty', { id: c.id, width: 100, height: 40 });
+      await c.call('Start', { id: c.id });
+      const w = fs.createWriteStream(c.fifos.stdin!);
+      w.write('hello\n');
+      assert.equal((await c.call('Wait', { id: c.id })).exit_status, 0);
+      w.destroy();
+      const text = (await out).replace(/\r/g, '');
+      assert.match(text, /^40 100\n\/dev\/(console|pts\/\d+)\n/);
+      assert.match(text, /got hello/);
+      await c.call('Delete', { id: c.id });
+    });
+
+    it('survives a client that goes away: the container keeps running, its output is dropped, no SIGPIPE', async (t) => {
+      const c = await setup(t, ['sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); sleep 0.01; done; exit 4']);
+      if (!c) return;
+      const reader = fs.createReadStream(c.fifos.stdout!);
+      const firstData = new Promise<void>((resolve) => reader.once('data', () => resolve()));
+      await create(c);
+      await c.call('Start', { id: c.id });
+      await firstData;
+      reader.destroy(); // the client goes away mid-stream
+      c.shim.client.close(); // and its connection too
+      const client2 = new ShimClient(c.shim.address);
+      t.after(() => client2.close());
+      assert.equal((await client2.call('Wait', { id: c.id })).exit_status, 4, 'exited normally, not killed by SIGPIPE');
+      assert.ok(processExists(c.shim.pid));
+      await client2.call('Delete', { id: c.id });
+    });
+
+    it('keeps no shim descriptor in the container (only stdio in /proc/1/fd)', async (t) => {
+      const c = await setup(t, ['sh', '-c', 'ls /proc/1/fd; exit 0'], ['stdout']);
+      if (!c) return;
+      const out = readFifo(c.fifos.stdout!);
+      await create(c);
+      await c.call('Start', { id: c.id });
+      await c.call('Wait', { id: c.id });
+      const fds = (await out).split(/\s+/).filter(Boolean).map(Number);
+      assert.deepEqual(fds.filter((fd) => fd > 2 && fd !== 255), [], `fds of the container init: ${fds.join(' ')}`);
+      await c.call('Delete', { id: c.id });
+    });
+
+    it('reports /tasks/oom before the exit of an OOM-killed container', async (t) => {
+      const c = await setup(t, ['sh', '-c', 'x=a; while true; do x="$x$x"; done']);
+      if (!c) return;
+      void readFifo(c.fifos.stdout!).catch(() => {});
+      // memory limit through Update while created (both backends apply it before the program runs)
+      await create(c);
+      await c.call('Update', { id: c.id, resources: packJsonAny(OCI_RESOURCES_TYPE_URL, { memory: { limit: 16 * 1024 * 1024, swap: 16 * 1024 * 1024 } }) });
+      await c.call('Start', { id: c.id });
+      const w = await c.call('Wait', { id: c.id });
+      assert.equal(w.exit_status, 137);
+      const evs = await collectEvents(c.shim.client.events(0), (e) => e.some((x) => x.topic === '/tasks/exit'));
+      const topics = evs.map((e) => e.topic);
+      assert.ok(topics.includes('/tasks/oom'), topics.join(' '));
+      assert.ok(topics.indexOf('/tasks/oom') < topics.indexOf('/tasks/exit'));
+      await c.call('Delete', { id: c.id });
+    });
+
+    it('serves a pre-started shim after Bind, and refuses binding it to another task', async (t) => {
+      if (!isRoot()) return t.skip('needs root: runs containers');
+      const id = randomId();
+      const bundle = await makeBundle(base, id, ['echo', 'bound']);
+      const fifo = mkfifo(path.join(bundle, 'stdout.fifo'));
+      const shim = await spawnShim({ dir: base });
+      cleanups.push(async () => {
+        releaseFifo(fifo);
+        await shim.client.call('Shutdown', { id, now: true }, 5000).catch(() => {});
+        await killShim(shim);
+        removeCgroups(id);
+      });
+      await assert.rejects(shim.client.call('State', { id }), { code: GRPC.FAILED_PRECONDITION });
+      const bound = await shim.client.call('Bind', { id, namespace: 'berth-test', bundle });
+      assert.equal(bound.shim_pid, shim.pid);
+      await shim.client.call('Bind', { id, namespace: 'berth-test', bundle }); // idempotent
+      await assert.rejects(shim.client.call('Bind', { id: id + 'x', namespace: 'berth-test', bundle }), { code: GRPC.FAILED_PRECONDITION });
+      const out = readFifo(fifo);
+      await shim.client.call('Create', { id, bundle, stdout: fifo, options: options() });
+      await shim.client.call('Start', { id });
+      assert.equal((await shim.client.call('Wait', { id })).exit_status, 0);
+      assert.equal(await out, 'bound\n');
+      await shim.client.call('Delete', { id });
+      const evs = await collectEvents(shim.client.events(0), (e) => e.length >= 4);
+      assert.equal(evs[0]!.namespace, 'berth-test');
+    });
+
+    it('mounts the rootfs mounts of Create on <bundle>/rootfs, unmounts them on Delete; writes file:// output', async (t) => {
+      const c = await setup(t, ['sh', '-c', 'echo to-file; echo err-to-file >&2'], [], { rootPath: 'rootfs' });
+      if (!c) return;
+      const source = await busyboxRootfs(base);
+      const log = path.join(c.bundle, 'logs', 'out.log');
+      await create(c, { stdout: `file://${log}`, stderr: `file://${log}`, rootfs: [{ type: 'bind', source, target: '', options: ['rbind', 'ro'] }] });
+      const mountinfo = (): string => fs.readFileSync('/proc/self/mountinfo', 'utf8');
+      assert.ok(mountinfo().includes(` ${path.join(c.bundle, 'rootfs')} `), 'rootfs mounted while the task exists');
+      await c.call('Start', { id: c.id });
+      assert.equal((await c.call('Wait', { id: c.id })).exit_status, 0);
+      const text = fs.readFileSync(log, 'utf8');
+      assert.match(text, /to-file\n/);
+      assert.match(text, /err-to-file\n/);
+      await c.call('Delete', { id: c.id });
+      assert.ok(!mountinfo().includes(` ${path.join(c.bundle, 'rootfs')} `), 'rootfs unmounted after Delete');
     });
   });
 }
