@@ -110,7 +110,7 @@ function emptyResults(cli: Cli, sides: SideName[]): BenchResults {
   };
 }
 
-/** Copies a measurement into the results, keeping errors recorded earlier for sides that did not take part. */
+/** Copies one measurement's per-side outcomes into the results. */
 function merge<T>(into: PerSide<T>, from: PerSide<T>): void {
   Object.assign(into, from);
 }
