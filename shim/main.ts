@@ -10,6 +10,7 @@
  * go away, and exits only on Shutdown (or SIGTERM/SIGINT once no process runs).
  */
 import { getLogger } from '../pkg/log';
+import { lookupType } from '../proto/loader';
 import { becomeSubreaper } from './runtime/reap';
 import { LISTEN_FD, serveOnFd, type ShimServer } from './server';
 import { ShimService } from './service';
@@ -85,6 +86,19 @@ async function main(): Promise<void> {
 
   served.server = await serveOnFd(LISTEN_FD, service.handlers(), (err) => log.error('listener error', { err: String(err) }));
   log.info('shim serving', { fd: LISTEN_FD, bound: Boolean(args.id) });
+  // While idle (before Create arrives): load the default backend and the event payload types, so Create
+  // does not pay for them. A request arriving meanwhile waits at most this one tick.
+  setImmediate(preload);
+}
+
+function preload(): void {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('./runtime/native');
+    lookupType('containerd.events.TaskExit');
+  } catch {
+    // loaded again (and failing properly) when used
+  }
 }
 
 main().catch((err) => {

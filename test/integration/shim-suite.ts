@@ -418,5 +418,24 @@ export function defineShimSuite(backend: Backend): void {
       await c.call('Delete', { id: c.id });
       assert.ok(!mountinfo().includes(` ${path.join(c.bundle, 'rootfs')} `), 'rootfs unmounted after Delete');
     });
+
+    it('reports the exits of exec processes the kernel kills when the init exits', async (t) => {
+      const c = await setup(t, ['sleep', '1000']);
+      if (!c) return;
+      void readFifo(c.fifos.stdout!).catch(() => {});
+      await create(c);
+      await c.call('Start', { id: c.id });
+      const spec = packJsonAny(OCI_PROCESS_TYPE_URL, { args: ['sleep', '1000'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin:/usr/bin'] });
+      await c.call('Exec', { id: c.id, exec_id: 'bg', spec });
+      const { pid } = await c.call('Start', { id: c.id, exec_id: 'bg' });
+      await c.call('Kill', { id: c.id, signal: 9 });
+      assert.equal((await c.call('Wait', { id: c.id })).exit_status, 137);
+      assert.equal((await c.call('Wait', { id: c.id, exec_id: 'bg' })).exit_status, 137);
+      await waitFor('exec process gone', () => !processExists(pid));
+      const evs = await collectEvents(c.shim.client.events(0), (e) => e.filter((x) => x.topic === '/tasks/exit').length >= 2);
+      assert.deepEqual(evs.filter((e) => e.topic === '/tasks/exit').map((e) => eventPayload(e).id).sort(), ['bg', c.id].sort());
+      await c.call('Delete', { id: c.id, exec_id: 'bg' });
+      await c.call('Delete', { id: c.id });
+    });
   });
 }
