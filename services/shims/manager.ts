@@ -16,7 +16,8 @@ import type { Logger } from '../../pkg/log';
 import { Cleanup } from '../../pkg/cleanup';
 import { StateLayout, BUNDLE_FILES } from './layout';
 import { parseSpec, createBundle, checkIoPaths, type RootfsMount } from './bundle';
-import { spawnShim } from './spawn';
+import { spawnShim, waitUntilServing, type SpawnedShim } from './spawn';
+import { ShimPool } from './pool';
 import { ShimClient } from './client';
 import { EventPump } from './event-pump';
 import { EventLedger, type EventPublisher } from './event-ledger';
@@ -40,6 +41,8 @@ export interface ShimManagerOptions {
   replayHoldMs?: number;
   /** Environment of spawned shims (default: berthd's). */
   shimEnv?: NodeJS.ProcessEnv;
+  /** Pre-started shims kept waiting for work (config shim.prestart; default 0). */
+  prestart?: number;
   /** Whether the container record still exists (reconnect drops tasks of deleted containers). */
   containerExists?: (namespace: string, id: string) => boolean | Promise<boolean>;
 }
@@ -71,13 +74,33 @@ export function defaultShimBinary(): string {
 export class ShimManager {
   readonly layout: StateLayout;
   readonly tasks = new Map<string, TaskShim>();
+  /** Background work finishing tasks that clients no longer see (shim exit, file removal), by task key. */
+  private readonly finishing = new Map<string, Promise<void>>();
   readonly connectTimeoutMs: number;
   /** Set by close(): this berthd no longer acts on its shims (they live on for the next one). */
   closed = false;
 
+  readonly pool: ShimPool | undefined;
+
   constructor(readonly opts: ShimManagerOptions) {
     this.layout = new StateLayout(opts.stateDir);
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
+    if ((opts.prestart ?? 0) > 0) {
+      this.pool = new ShimPool({
+        layout: this.layout,
+        size: opts.prestart!,
+        binary: opts.shimBinary,
+        argsPrefix: opts.shimArgsPrefix ?? [],
+        env: opts.shimEnv,
+        log: opts.log.child({ component: 'shim-pool' }),
+      });
+    }
+  }
+
+  /** Starts pre-starting shims (after reconnect, so stray-socket cleanup cannot see theirs). */
+  startPool(): void {
+    this.layout.ensure();
+    this.pool?.start();
   }
 
   /** A task that can take calls; NotFound otherwise (also while it is being created). */
@@ -102,6 +125,9 @@ export class ShimManager {
     const undo = new Cleanup();
     undo.push(() => void this.tasks.delete(key));
     try {
+      // A previous task of this id may still be finishing (its shim exiting, its bundle going).
+      const previous = this.finishing.get(key);
+      if (previous) await previous;
       // Everything the client sent is checked before anything is spawned.
       const { doc, raw } = parseSpec(p.id, p.spec);
       checkIoPaths({ stdin: p.stdin, stdout: p.stdout, stderr: p.stderr });
@@ -109,27 +135,15 @@ export class ShimManager {
       const bundleUndo = await createBundle({ bundle, containerId: p.id, specRaw: raw, doc, rootfs: p.rootfs });
       undo.push(async () => void (await bundleUndo.run()));
       task.ledger = new EventLedger(path.join(bundle, BUNDLE_FILES.events), task.log);
-      const address = this.layout.newSocketPath();
-      const shim = await spawnShim({
-        binary: this.opts.shimBinary,
-        args: [...(this.opts.shimArgsPrefix ?? []), '--namespace', p.namespace, '--id', p.id, '--bundle', bundle],
-        address,
-        cwd: bundle,
-        logFile: path.join(bundle, BUNDLE_FILES.log),
-        env: this.opts.shimEnv,
-        bundle,
-      });
+      const { shim, client } = await this.shimFor(task);
       task.shim = shim;
+      task.client = client;
       undo.push(async () => {
+        client.close();
         signalVerified(shim.pid, shim.startTime, 'SIGKILL');
         await waitProcessGone(shim.pid, shim.startTime, 2000);
-        removeFile(address);
+        removeFile(shim.address);
       });
-      task.log.debug('shim spawned', { pid: shim.pid, address });
-      const client = new ShimClient(address);
-      task.client = client;
-      undo.push(() => client.close());
-      await client.waitForReady(this.connectTimeoutMs);
       this.startPump(task, 0);
       undo.push(() => task.pump?.stop());
       const res = await client.create(
@@ -158,6 +172,46 @@ export class ShimManager {
       for (const e of errors) task.log.warn('create: cleanup step failed', { error: messageOf(e) });
       throw err;
     }
+  }
+
+  /**
+   * A shim serving the task: a pre-started one bound to it when the pool has one, else a new one spawned
+   * for it. Its address and pid are recorded in the bundle either way.
+   */
+  private async shimFor(task: TaskShim): Promise<{ shim: SpawnedShim; client: ShimClient }> {
+    const pooled = this.pool?.take();
+    if (pooled) {
+      try {
+        await pooled.client.bind({ id: task.id, namespace: task.namespace, bundle: task.bundle }, { timeoutMs: this.connectTimeoutMs });
+        this.pool!.adopt(pooled, task.bundle);
+        task.log.debug('pre-started shim bound', { pid: pooled.shim.pid, address: pooled.shim.address });
+        return { shim: pooled.shim, client: pooled.client };
+      } catch (err) {
+        task.log.warn('pre-started shim refused the task; spawning one', { pid: pooled.shim.pid, error: messageOf(err) });
+        this.pool!.discard(pooled);
+      }
+    }
+    const logFile = path.join(task.bundle, BUNDLE_FILES.log);
+    const shim = await spawnShim({
+      binary: this.opts.shimBinary,
+      args: [...(this.opts.shimArgsPrefix ?? []), '--namespace', task.namespace, '--id', task.id, '--bundle', task.bundle],
+      address: this.layout.newSocketPath(),
+      cwd: task.bundle,
+      logFile,
+      env: this.opts.shimEnv,
+      bundle: task.bundle,
+    });
+    task.log.debug('shim spawned', { pid: shim.pid, address: shim.address });
+    const client = new ShimClient(shim.address);
+    try {
+      await waitUntilServing(client, shim, logFile);
+    } catch (err) {
+      client.close();
+      signalVerified(shim.pid, shim.startTime, 'SIGKILL');
+      removeFile(shim.address);
+      throw err;
+    }
+    return { shim, client };
   }
 
   /** Records the init pid (and start time) in the task and in `<bundle>/task.json`. */
@@ -210,9 +264,27 @@ export class ShimManager {
       const exit = { pid: st.status === 'STOPPED' ? res.pid : 0, exit_status: res.exit_status, exited_at: res.exited_at ?? toTimestamp() };
       this.publishExitAndDelete(task, exit, res.pid);
     }
-    task.finishing = this.shutdownAndRemove(task);
-    await task.finishing;
+    // The task is gone for clients now; the shim's exit and the removal of its files finish in the
+    // background (a new task with this id waits for them, and so does berthd's stop).
+    if (this.tasks.get(task.key) === task) this.tasks.delete(task.key);
+    this.track(task, this.shutdownAndRemove(task));
     return res;
+  }
+
+  /** Remembers background work finishing a task until it settles (see `settle`). */
+  private track(task: TaskShim, work: Promise<void>): Promise<void> {
+    const done = work.catch((err: unknown) => task.log.error('finishing the task failed', { error: messageOf(err) }));
+    task.finishing = done;
+    this.finishing.set(task.key, done);
+    void done.then(() => {
+      if (this.finishing.get(task.key) === done) this.finishing.delete(task.key);
+    });
+    return done;
+  }
+
+  /** Resolves once every deleted or dead task's shim has exited and its files are gone. */
+  async settle(): Promise<void> {
+    while (this.finishing.size > 0) await Promise.all([...this.finishing.values()]);
   }
 
   /**
@@ -274,14 +346,15 @@ export class ShimManager {
   /** A shim died (or vanished) while berthd was up: see recovery.ts. */
   handleShimGone(task: TaskShim): Promise<void> {
     if (this.closed || task.state === 'starting' || task.state === 'deleting' || task.state === 'gone') return Promise.resolve();
-    task.finishing ??= cleanupDeadShim(this, task);
-    return task.finishing;
+    return task.finishing ?? this.track(task, cleanupDeadShim(this, task));
   }
 
   /** Stops pumps and closes clients; shims keep running (they outlive berthd). */
   async close(): Promise<void> {
+    await this.settle();
     this.closed = true;
     cancelRetries(this);
+    this.pool?.close();
     const all = [...this.tasks.values()];
     await Promise.all(all.map((t) => t.pump?.stop()));
     for (const t of all) t.client?.close();

@@ -228,6 +228,7 @@ export async function reconnectAll(manager: ShimManager): Promise<void> {
       ),
     ),
   );
+  await manager.settle();
   removeStrays(manager);
   if (bundles.length > 0) {
     const ready = [...manager.tasks.values()].filter((t) => t.state === 'ready').length;

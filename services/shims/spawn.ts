@@ -15,7 +15,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Internal, NotFound, messageOf } from '../../pkg/errdefs';
-import { writeFileAtomic, processStartTime, removeFile } from './files';
+import { writeFileAtomic, processStartTime, removeFile, isProcessAlive } from './files';
+import type { ShimClient } from './client';
 import { BUNDLE_FILES } from './layout';
 
 export interface SpawnedShim {
@@ -96,5 +97,35 @@ export async function spawnShim(opts: SpawnShimOptions): Promise<SpawnedShim> {
   } finally {
     if (logFd !== undefined) fs.closeSync(logFd);
     await closeServer(server);
+  }
+}
+
+/** The last lines of a shim log (for errors about a shim that died). */
+export function logTail(logFile: string, bytes = 600): string {
+  try {
+    const buf = fs.readFileSync(logFile);
+    return buf.subarray(Math.max(0, buf.length - bytes)).toString('utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Waits until a freshly spawned shim serves its socket. The bound is generous (a burst of shims starting
+ * on few cores takes seconds); the wait ends early with an error when the shim process dies.
+ */
+export async function waitUntilServing(client: ShimClient, shim: SpawnedShim, logFile: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await client.waitForReady(Math.max(1, Math.min(500, deadline - Date.now())));
+      return;
+    } catch (err) {
+      if (!isProcessAlive(shim.pid, shim.startTime)) {
+        const tail = logTail(logFile);
+        throw new Internal(`shim ${shim.pid}: exited before serving${tail ? `: ${tail}` : ''}`, { cause: err });
+      }
+      if (Date.now() >= deadline) throw err;
+    }
   }
 }

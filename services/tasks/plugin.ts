@@ -1,7 +1,8 @@
 /**
  * The tasks plugin of berthd (`io.containerd.grpc.v1` / `tasks`): builds the shim manager over the state
  * directory, serves containerd.services.tasks.v1.Tasks, reconnects to the shims of a previous berthd on
- * start, and on stop closes its clients and event streams — never the shims, which outlive berthd.
+ * start (then pre-starts `[shim] prestart` idle shims), and on stop closes its clients and event streams —
+ * never the shims of tasks, which outlive berthd (idle pre-started ones are killed).
  */
 import { isNotFound } from '../../pkg/errdefs';
 import type { DaemonContext, DaemonPlugin } from '../daemon';
@@ -36,6 +37,7 @@ export class TasksPlugin implements DaemonPlugin {
       log,
       connectTimeoutMs: this.opts.connectTimeoutMs,
       replayHoldMs: this.opts.replayHoldMs ?? (Number.isFinite(envHold) && envHold >= 0 ? envHold : undefined),
+      prestart: ctx.config.shim.prestart ?? 0,
       containerExists: (ns, id) => {
         try {
           ctx.store.containers.get(ns, id);
@@ -52,6 +54,7 @@ export class TasksPlugin implements DaemonPlugin {
 
   async start(): Promise<void> {
     await reconnectAll(this.manager!);
+    this.manager!.startPool();
   }
 
   async stop(): Promise<void> {

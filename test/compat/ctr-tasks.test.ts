@@ -102,8 +102,10 @@ after(async () => {
   if (berthd) {
     const left = await tasks!.List!({}).catch(() => ({ tasks: [] }));
     for (const t of left.tasks as { id: string }[]) await removeAll(t.id);
-    const state = berthd.state;
-    const bundles = fs.existsSync(path.join(state, 'tasks')) ? fs.readdirSync(path.join(state, 'tasks')) : [];
+    // A graceful stop waits for deleted tasks' shims to exit and their bundles to go.
+    await berthd.terminate('SIGTERM');
+    const tasksDir = path.join(berthd.state, 'tasks');
+    const bundles = fs.existsSync(tasksDir) ? fs.readdirSync(tasksDir) : [];
     await berthd.stop();
     assert.deepEqual(bundles, [], 'no bundle left behind');
   }

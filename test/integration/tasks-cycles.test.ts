@@ -58,8 +58,7 @@ test(`${CYCLES} create/start/kill/delete cycles leave nothing behind`, { skip, t
   }
   const perCycle = (Date.now() - t0) / CYCLES;
   t.diagnostic(`${perCycle.toFixed(1)} ms per cycle`);
-  const left = env.leftovers();
-  assert.deepEqual(left, { shims: [], mounts: [], cgroups: [], bundles: [], sockets: [], fifos: [] });
+  await env.settled();
   assert.deepEqual(fs.readdirSync(env.work).filter((f) => f !== 'rootfs'), []);
   assert.deepEqual((await env.tasks.List!({})).tasks, []);
   assert.ok(fs.existsSync(path.join(env.berthd.state, 's')));

@@ -4,6 +4,7 @@
  * event collector, and a scan for anything a task could leave behind (shim processes, mounts, cgroups,
  * bundles, sockets, FIFOs).
  */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -167,6 +168,19 @@ export class TasksEnv {
     };
     if (fs.existsSync(state)) walk(state);
     return { shims, mounts, cgroups, bundles, sockets, fifos };
+  }
+
+  /**
+   * Asserts that nothing is left behind, waiting a little: a deleted task's shim exits and its files go
+   * just after Delete answers.
+   */
+  async settled(timeoutMs = 5000): Promise<void> {
+    const clean = (): boolean => Object.values(this.leftovers()).every((l) => l.length === 0);
+    try {
+      await waitFor(clean, 'no leftovers', timeoutMs);
+    } catch {
+      assert.deepEqual(this.leftovers(), { shims: [], mounts: [], cgroups: [], bundles: [], sockets: [], fifos: [] });
+    }
   }
 
   /** Removes the per-run cgroup parents (empty by then). */

@@ -70,8 +70,7 @@ test('create, start, wait, delete: exit status, events exactly once, nothing lef
     assert.equal(exit.event.pid, created.pid);
     assert.equal(exit.event.id, id);
     await env.containers.Delete!({ id });
-    const left = env.leftovers();
-    assert.deepEqual({ ...left, shims: left.shims.length }, { shims: 0, mounts: [], cgroups: [], bundles: [], sockets: [], fifos: [] });
+    await env.settled();
   } finally {
     out.close();
     await env.remove(id);
@@ -124,8 +123,7 @@ test('rootfs mounts from Tasks.Create are mounted for the task and gone after de
     await env.tasks.Start!({ container_id: id, exec_id: '' });
     assert.equal((await waited).exit_status, 0);
     await env.tasks.Delete!({ container_id: id });
-    assert.deepEqual(env.leftovers().mounts, []);
-    assert.deepEqual(env.leftovers().bundles, []);
+    await env.settled();
   } finally {
     await env.remove(id);
   }
@@ -167,7 +165,6 @@ test('malformed specs are InvalidArgument and leave nothing behind', { skip }, a
   await env.createContainer(missing, ['/bin/true'], { rootfs: path.join(env.work, 'no-such-rootfs') });
   await assert.rejects(env.tasks.Create!(env.createTaskRequest(missing)), rejectsWith(status.NOT_FOUND));
   await env.containers.Delete!({ id: missing });
-  const left = env.leftovers();
-  assert.deepEqual({ ...left, shims: left.shims.length }, { shims: 0, mounts: [], cgroups: [], bundles: [], sockets: [], fifos: [] });
+  await env.settled();
   assert.ok(fs.existsSync(env.berthd.state));
 });

@@ -16,9 +16,9 @@ import { serviceDefinition, PROTO_FILES, encodeMessage } from '../../proto/loade
 import { toTimestamp, type Timestamp } from '../../proto/timestamp';
 
 const argv = process.argv.slice(2);
-const arg = (name: string): string => argv[argv.indexOf(`--${name}`) + 1] ?? '';
-const namespace = arg('namespace');
-const bundle = arg('bundle');
+const arg = (name: string): string => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] ?? '' : '');
+let namespace = arg('namespace');
+let bundle = arg('bundle');
 
 interface QueuedEvent {
   seq: number;
@@ -164,8 +164,11 @@ const impl = {
     queue = queue.filter((e) => e.seq > Number(req.seq));
     return {};
   }),
-  Bind: u((req: { id: string }) => {
+  Bind: u((req: { id: string; namespace: string; bundle: string }) => {
+    if (taskId !== '') throw fail(status.FAILED_PRECONDITION, `shim already bound to ${taskId}`);
     taskId = req.id;
+    namespace = req.namespace;
+    bundle = req.bundle;
     return { shim_pid: process.pid };
   }),
 };

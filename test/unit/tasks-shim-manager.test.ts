@@ -38,7 +38,7 @@ class Harness {
   manager!: ShimManager;
   logic!: TasksLogic;
 
-  constructor(private readonly extra: { shimEnv?: NodeJS.ProcessEnv; replayHoldMs?: number; connectTimeoutMs?: number } = {}) {
+  constructor(private readonly extra: { shimEnv?: NodeJS.ProcessEnv; replayHoldMs?: number; connectTimeoutMs?: number; prestart?: number } = {}) {
     fs.mkdirSync(this.rootfs);
     this.boot();
   }
@@ -59,6 +59,7 @@ class Harness {
       replayHoldMs: this.extra.replayHoldMs ?? 0,
       shimEnv: { ...process.env, ...this.extra.shimEnv },
       containerExists: (ns, id) => this.containers.has(`${ns}/${id}`),
+      prestart: this.extra.prestart,
     });
     this.logic = new TasksLogic(
       {
@@ -163,6 +164,8 @@ test('create, start, kill, wait, delete: events in order, files gone', async () 
   assert.equal(del.exit_status, 137);
   assert.equal(del.pid, pid);
   assert.deepEqual(h.topics('c1'), ['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
+  await assert.rejects(h.logic.get('default', 'c1', ''), code('not-found'));
+  await h.manager.settle();
   assert.equal(fs.existsSync(bundle), false);
   assert.equal(fs.existsSync(address), false);
   assert.equal(isProcessAlive(task.shim!.pid, task.shim!.startTime), false);
@@ -376,4 +379,43 @@ test('a shim that never reports /tasks/delete: berthd publishes it', async () =>
   await h.create('nd');
   await h.logic.delete('default', 'nd');
   assert.deepEqual(h.topics('nd'), ['/tasks/create', '/tasks/delete']);
+});
+
+/** pids of the idle shims recorded under <state>/pool/. */
+function poolPids(h: Harness): number[] {
+  const dir = path.join(h.state, 'pool');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .map((n) => Number(fs.readFileSync(path.join(dir, n, 'shim.pid'), 'utf8')))
+    .filter((pid) => isProcessAlive(pid));
+}
+
+test('pre-started shims: a create binds an idle one, the pool refills, close kills the idle ones', async () => {
+  const h = harness({ prestart: 1 });
+  h.manager.startPool();
+  const [idle] = await (async () => {
+    await h.waitFor(() => h.manager.pool!.ready === 1, 'an idle shim');
+    return poolPids(h);
+  })();
+  spawnedPids.add(idle!);
+  h.addContainer('p1');
+  await h.create('p1');
+  const task = h.manager.get('default', 'p1');
+  assert.equal(task.shim!.pid, idle);
+  assert.equal(Number(fs.readFileSync(path.join(task.bundle, 'shim.pid'), 'utf8')), idle);
+  assert.ok(fs.existsSync(path.join(task.bundle, 'shim.log')));
+  await h.waitFor(() => h.manager.pool!.ready === 1, 'the pool refilled');
+  assert.notEqual(poolPids(h)[0], idle);
+  const next = poolPids(h)[0]!;
+  spawnedPids.add(next);
+  await h.logic.start('default', 'p1', '');
+  await h.logic.kill('default', { container_id: 'p1', exec_id: '', signal: 9, all: false });
+  await h.logic.wait('default', 'p1', '');
+  await h.logic.delete('default', 'p1');
+  assert.deepEqual(h.topics('p1'), ['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
+  await h.manager.close();
+  await h.waitFor(() => !isProcessAlive(next), 'idle shim killed at close');
+  assert.deepEqual(fs.readdirSync(path.join(h.state, 'pool')), []);
+  assert.deepEqual(fs.readdirSync(path.join(h.state, 's')), []);
 });
