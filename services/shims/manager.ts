@@ -9,21 +9,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AnyMessage } from '../../proto/any';
-import { packAny } from '../../proto/any';
+import { packAny, unpackAny, typeNameOf, RUNC_OPTIONS_TYPE } from '../../proto/any';
 import { toTimestamp, type Timestamp } from '../../proto/timestamp';
 import { AlreadyExists, FailedPrecondition, NotFound, messageOf } from '../../pkg/errdefs';
 import type { Logger } from '../../pkg/log';
 import { Cleanup } from '../../pkg/cleanup';
 import { StateLayout, BUNDLE_FILES } from './layout';
-import { parseSpec, createBundle, checkIoPaths, type RootfsMount } from './bundle';
+import { parseSpec, createBundle, checkIoPaths, type RootfsMount, type OciSpecDoc } from './bundle';
 import { spawnShim, waitUntilServing, type SpawnedShim } from './spawn';
 import { ShimPool } from './pool';
 import { ShimClient } from './client';
 import { EventPump } from './event-pump';
 import { EventLedger, type EventPublisher } from './event-ledger';
 import { TaskShim, taskKey } from './task-shim';
-import { isProcessAlive, processStartTime, removeBundleDir, removeFile, signalVerified, waitProcessGone, writeFileAtomic } from './files';
+import { isProcessAlive, processStartTime, removeBundleDir, removeFile, signalVerified, waitProcessGone } from './files';
 import { cleanupDeadShim, cancelRetries } from './recovery';
+import { containerCgroups, writeTaskFacts, type TaskFacts } from './dead-task';
 import type { DeleteResponse } from './messages';
 
 export interface ShimManagerOptions {
@@ -62,6 +63,16 @@ export interface CreateTaskParams {
 
 const TASK_DELETE = 'containerd.events.TaskDelete';
 const STOPPED_STATES = new Set(['CREATED', 'STOPPED', 'UNKNOWN']);
+
+/** containerd.runc.v1.Options from an Any, when that is what it holds. */
+function runcOptions(options: AnyMessage | null): { binary_name: string; root: string } | undefined {
+  if (!options || typeNameOf(options.type_url) !== RUNC_OPTIONS_TYPE) return undefined;
+  try {
+    return unpackAny(options) as { binary_name: string; root: string };
+  } catch {
+    return undefined;
+  }
+}
 
 /** The repository's bin/berth-shim (this file runs from dist/services/shims/). */
 export function defaultShimBinary(): string {
@@ -129,13 +140,16 @@ export class ShimManager {
       const previous = this.finishing.get(key);
       if (previous) await previous;
       // Everything the client sent is checked before anything is spawned.
+      const t0 = performance.now();
       const { doc, raw } = parseSpec(p.id, p.spec);
       checkIoPaths({ stdin: p.stdin, stdout: p.stdout, stderr: p.stderr });
       this.layout.ensure();
       const bundleUndo = await createBundle({ bundle, containerId: p.id, specRaw: raw, doc, rootfs: p.rootfs });
       undo.push(async () => void (await bundleUndo.run()));
       task.ledger = new EventLedger(path.join(bundle, BUNDLE_FILES.events), task.log);
+      const tBundle = performance.now();
       const { shim, client } = await this.shimFor(task);
+      const tShim = performance.now();
       task.shim = shim;
       task.client = client;
       undo.push(async () => {
@@ -161,7 +175,10 @@ export class ShimManager {
         },
         { signal: p.signal },
       );
-      this.recordInit(task, res.pid);
+      const tCreate = performance.now();
+      this.recordInit(task, res.pid, doc, p.options);
+      const ms = (a: number, b: number): number => Math.round((b - a) * 10) / 10;
+      task.log.debug('task created', { pid: res.pid, bundleMs: ms(t0, tBundle), shimMs: ms(tBundle, tShim), createMs: ms(tShim, tCreate) });
       shim.child?.once('exit', () => void this.handleShimGone(task));
       task.transition('ready');
       undo.release();
@@ -214,11 +231,26 @@ export class ShimManager {
     return { shim, client };
   }
 
-  /** Records the init pid (and start time) in the task and in `<bundle>/task.json`. */
-  recordInit(task: TaskShim, pid: number): void {
+  /**
+   * Records what cleanup after a dead shim needs (dead-task.ts): the init pid and start time, the
+   * container's own cgroups, and the OCI runtime binary and root when runc/crun drives the task.
+   */
+  recordInit(task: TaskShim, pid: number, doc: OciSpecDoc, options: AnyMessage | null): void {
     task.initPid = pid;
     task.initStartTime = processStartTime(pid) ?? '';
-    writeFileAtomic(path.join(task.bundle, BUNDLE_FILES.task), JSON.stringify({ pid, startTime: task.initStartTime }));
+    const linux = doc.linux as { cgroupsPath?: unknown } | undefined;
+    const cgroupsPath = typeof linux?.cgroupsPath === 'string' ? linux.cgroupsPath : undefined;
+    const facts: TaskFacts = {
+      pid,
+      startTime: task.initStartTime,
+      cgroups: task.shim ? containerCgroups(pid, task.shim.pid, task.id, cgroupsPath) : [],
+    };
+    const runc = runcOptions(options);
+    if (runc?.binary_name) {
+      facts.runtime = { binary: runc.binary_name, root: runc.root ? path.join(runc.root, task.namespace) : path.join(task.bundle, 'runc-root') };
+    }
+    task.facts = facts;
+    writeTaskFacts(task.bundle, facts);
   }
 
   startPump(task: TaskShim, holdUntil: number): void {

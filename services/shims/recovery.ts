@@ -26,31 +26,40 @@ import { BUNDLE_FILES } from './layout';
 import { ShimClient } from './client';
 import { EventLedger } from './event-ledger';
 import { isProcessAlive, readOptional, readPositiveInt, removeBundleDir, removeFile, signalVerified, waitProcessGone } from './files';
+import { destroyContainer, readTaskFacts, replayShimEvents } from './dead-task';
 
 const SIGKILL_STATUS = 137;
 const retryTimers = new WeakMap<ShimManager, Set<NodeJS.Timeout>>();
 
-/** Kills what is left of a task whose shim is gone, publishes its exit and delete, removes its files. */
+/**
+ * Cleans up a task whose shim is gone: publishes what the shim had queued, kills every process of the
+ * container and removes its cgroups (dead-task.ts), publishes /tasks/exit (137 unless an exit was
+ * published) and /tasks/delete, removes socket and bundle.
+ */
 export async function cleanupDeadShim(manager: ShimManager, task: TaskShim): Promise<void> {
   task.log.warn('shim is gone; cleaning up its task', { shimPid: task.shim?.pid ?? 0 });
   if (task.state !== 'gone') task.transition('deleting');
   await task.pump?.stop();
   task.client?.close();
-  if (task.initPid > 0 && signalVerified(task.initPid, task.initStartTime, 'SIGKILL')) {
-    await waitProcessGone(task.initPid, task.initStartTime, 5000);
+  const replayed = task.ledger ? replayShimEvents(task.bundle, task.namespace, task.ledger, manager.opts.publisher, task.log) : [];
+  const facts = task.facts ?? (task.initPid > 0 ? { pid: task.initPid, startTime: task.initStartTime, cgroups: [] } : undefined);
+  if (facts) {
+    await destroyContainer(task.id, facts, task.log).catch((err: unknown) =>
+      task.log.error('cannot destroy the container of a dead shim', { error: messageOf(err) }),
+    );
   }
-  if (task.initPid > 0) {
+  if (task.initPid > 0 && !replayed.includes('/tasks/delete')) {
     manager.publishExitAndDelete(task, { pid: task.initPid, exit_status: SIGKILL_STATUS, exited_at: toTimestamp() });
   }
   await manager.forget(task);
 }
 
 function readInit(task: TaskShim): void {
-  try {
-    const rec = JSON.parse(fs.readFileSync(path.join(task.bundle, BUNDLE_FILES.task), 'utf8')) as { pid?: unknown; startTime?: unknown };
-    if (typeof rec.pid === 'number' && rec.pid > 0) task.initPid = rec.pid;
-    if (typeof rec.startTime === 'string') task.initStartTime = rec.startTime;
-  } catch {}
+  const facts = readTaskFacts(task.bundle);
+  if (!facts) return;
+  task.facts = facts;
+  task.initPid = facts.pid;
+  task.initStartTime = facts.startTime;
 }
 
 /** Tries to reach a recorded shim: true when it answered State within the timeout. */

@@ -16,6 +16,7 @@ import type { Logger } from '../../pkg/log';
 import type { ShimClient } from './client';
 import type { EventPump } from './event-pump';
 import type { EventLedger } from './event-ledger';
+import type { TaskFacts } from './dead-task';
 
 export type ShimState = 'starting' | 'ready' | 'unreachable' | 'deleting' | 'gone';
 
@@ -44,6 +45,8 @@ export class TaskShim {
   /** Host pid of the init process once created, with its start time. */
   initPid = 0;
   initStartTime = '';
+  /** What cleanup needs if the shim dies (task.json). */
+  facts: TaskFacts | undefined;
   /** Set while something (delete, dead-shim cleanup) finishes this task; awaited by concurrent callers. */
   finishing: Promise<void> | undefined;
 
