@@ -295,18 +295,20 @@ export class Container {
     const status = await this.refresh();
     this.initChannel?.close();
     this.initChannel = undefined;
+    const cg = await this.cgroup();
     if (status !== 'creating' || this.st.pid > 0) {
       if (processAlive(this.st.pid, this.st.pidStartTime)) killQuietly(this.st.pid, SIGKILL);
-      const cg = await this.cgroup();
-      try {
-        await cg.killAll(SIGKILL);
-      } catch (err) {
-        this.log.debug('destroy: killAll', { error: messageOf(err) });
+      // The common case (the init exited, its pid namespace took every process with it) needs no freezer.
+      const left = await cg.pids().catch(() => [] as number[]);
+      if (left.length > 0) {
+        try {
+          await cg.killAll(SIGKILL);
+        } catch (err) {
+          this.log.debug('destroy: killAll', { error: messageOf(err) });
+        }
       }
-      await cg.destroy();
-    } else {
-      await (await this.cgroup()).destroy();
     }
+    await cg.destroy();
     await fsp.rm(this.dir, { recursive: true, force: true });
     this.st.status = 'stopped';
   }

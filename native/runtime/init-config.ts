@@ -70,13 +70,16 @@ export function initOps(input: InitPlanInput): InitOp[] {
     const ns = namespaces.find((n) => n.type === type && n.path);
     if (ns) ops.push(['join', NAMESPACES[type].name, ns.path!]);
   }
-  // The cgroup namespace is unshared by the child once it is in its cgroups (after "go").
+  // The cgroup namespace is unshared by the child once it is in its cgroups (after "go"); so is the network
+  // namespace: creating one is slow and makes the cgroup migration of the fresh child slower still.
+  const UNSHARED_LATER: NamespaceType[] = ['cgroup', 'network'];
   const cloneFlags = namespaces
-    .filter((n) => !n.path && n.type !== 'cgroup')
+    .filter((n) => !n.path && !UNSHARED_LATER.includes(n.type))
     .reduce((f, n) => f | NAMESPACES[n.type].flag, 0);
   ops.push(['clone', String(cloneFlags >>> 0)]);
   const privateCgroupNs = namespaces.some((n) => n.type === 'cgroup' && !n.path);
   if (privateCgroupNs) ops.push(['unshare', 'cgroup']);
+  if (namespaces.some((n) => n.type === 'network' && !n.path)) ops.push(['unshare', 'net']);
   ops.push(['setsid']);
   if (proc.terminal) ops.push(['ctty']);
   if (proc.oomScoreAdj !== undefined) ops.push(['oom-score-adj', String(proc.oomScoreAdj)]);

@@ -1,0 +1,113 @@
+/**
+ * berth-init's protocol and the Reaper without root: berth-init in exec mode with no namespaces (clone 0),
+ * the start barrier, errors, exit statuses of processes watched before and after they exit.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Reaper } from '../../native';
+import { InitChannel } from '../../native/runtime/init-channel';
+import { encodeConfig, type InitOp } from '../../native/runtime/init-config';
+import { defaultInitBinary, sealedInitBinary } from '../../native/runtime/init-binary';
+import { mkfifo } from '../../native/sys/linux';
+import { exitStatusOf } from '../../native/runtime/reaper';
+
+const haveInit = fs.existsSync(defaultInitBinary());
+const skip = haveInit ? false : 'berth-init is not built (npm run build:native)';
+
+describe('berth-init protocol (no namespaces)', { skip }, () => {
+  let dir: string;
+  let exe: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-test-proto-'));
+    exe = sealedInitBinary(defaultInitBinary());
+    Reaper.get();
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const proc = (args: string[]): InitOp[] => [['cwd', '/'], ['env', 'PATH=/bin:/usr/bin', 'X=1'], ['args', ...args], ['exec']];
+
+  it('exec mode: pid, go, exec; EOF means the exec succeeded', async () => {
+    const outFile = path.join(dir, 'out1');
+    const out = fs.openSync(outFile, 'w');
+    const ch = InitChannel.start(exe, 'exec', encodeConfig([['clone', '0'], ['setsid'], ...proc(['/bin/sh', '-c', 'echo $X $HOME; ls /proc/self/fd | wc -l; exit 3'])]), ['ignore', out, out], 'test');
+    fs.closeSync(out);
+    const pid = await ch.pid();
+    ch.go();
+    await ch.execed();
+    ch.close();
+    const st = await Reaper.get().watch(pid);
+    assert.equal(st.exitStatus, 3);
+    const lines = fs.readFileSync(outFile, 'utf8').split('\n');
+    assert.match(lines[0]!, /^1 \//, 'env passed, HOME added from /etc/passwd');
+    assert.equal(lines[1]!.trim(), '4', 'only 0-2 (plus the fd of ls itself) are open');
+  });
+
+  it('init mode waits at the start barrier until a byte arrives in the exec FIFO', async () => {
+    const fifo = path.join(dir, 'exec.fifo');
+    mkfifo(fifo, 0o600);
+    const outFile = path.join(dir, 'out2');
+    const out = fs.openSync(outFile, 'w');
+    const ch = InitChannel.start(exe, 'init', encodeConfig([['clone', '0'], ['fifo', fifo], ...proc(['/bin/echo', 'started'])]), ['ignore', out, 'ignore'], 'test');
+    fs.closeSync(out);
+    const pid = await ch.pid();
+    ch.go();
+    await ch.ready();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(fs.readFileSync(outFile, 'utf8'), '', 'nothing ran before the barrier opened');
+    const fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    fs.writeSync(fd, '0');
+    fs.closeSync(fd);
+    await ch.execed();
+    ch.close();
+    assert.equal((await Reaper.get().watch(pid)).exitStatus, 0);
+    assert.equal(fs.readFileSync(outFile, 'utf8'), 'started\n');
+  });
+
+  it('reports errors: a malformed configuration, an unknown operation, a missing executable', async () => {
+    const bad = InitChannel.start(exe, 'exec', Buffer.from('3:abc,'), ['ignore', 'ignore', 'ignore'], 'test');
+    try {
+      await assert.rejects(bad.pid(), /configuration: malformed netstring/);
+    } finally {
+      bad.close();
+    }
+    const unknown = InitChannel.start(exe, 'exec', encodeConfig([['clone', '0'], ['frobnicate']]), ['ignore', 'ignore', 'ignore'], 'test');
+    const pid = await unknown.pid();
+    unknown.go();
+    await assert.rejects(unknown.execed(), /unknown operation frobnicate/);
+    unknown.close();
+    assert.equal((await Reaper.get().watch(pid)).exitStatus, 1);
+    const missing = InitChannel.start(exe, 'exec', encodeConfig([['clone', '0'], ...proc(['no-such-program'])]), ['ignore', 'ignore', 'ignore'], 'test');
+    const pid2 = await missing.pid();
+    missing.go();
+    await assert.rejects(missing.execed(), { name: 'NotFound', message: /executable file not found in \$PATH/ });
+    missing.close();
+    await Reaper.get().watch(pid2);
+  });
+});
+
+describe('Reaper', { skip }, () => {
+  it('collects a status when watched after the exit, and decodes signals', async () => {
+    const exe = sealedInitBinary(defaultInitBinary());
+    const ch = InitChannel.start(exe, 'exec', encodeConfig([['clone', '0'], ['cwd', '/'], ['env'], ['args', '/bin/sh', '-c', 'exit 42'], ['exec']]), ['ignore', 'ignore', 'ignore'], 'test');
+    const pid = await ch.pid();
+    ch.go();
+    await ch.execed();
+    ch.close();
+    // wait until it is a zombie, then watch
+    for (let i = 0; i < 500 && !/\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 10));
+    const st = await Reaper.get().watch(pid);
+    assert.equal(st.exitStatus, 42);
+    assert.equal(await Reaper.get().watch(pid), st, 'watching again returns the same status');
+    assert.deepEqual({ ...exitStatusOf(9), exitedAt: 0 }, { exitStatus: 137, signal: 'SIGKILL', exitedAt: 0 });
+    assert.equal(exitStatusOf(1 << 8).exitStatus, 1);
+  });
+
+  it('does not steal exit statuses of child_process children', () => {
+    Reaper.get();
+    assert.equal(execFileSync('/bin/sh', ['-c', 'echo ok']).toString(), 'ok\n');
+  });
+});
