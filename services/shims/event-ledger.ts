@@ -33,6 +33,38 @@ export interface TaskExitEvent extends ExitRecord {
   id: string;
 }
 
+/**
+ * Holds published events back until a time, then passes them on in order (a restarted berthd gives
+ * re-subscribing clients a moment before it replays what happened while it was down).
+ */
+export class HeldPublisher implements EventPublisher {
+  private queue: Parameters<EventPublisher['publish']>[] = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly target: EventPublisher,
+    until: number,
+  ) {
+    this.timer = setTimeout(() => this.flush(), Math.max(0, until - Date.now()));
+    this.timer.unref();
+    if (until <= Date.now()) this.flush();
+  }
+
+  publish(...args: Parameters<EventPublisher['publish']>): void {
+    if (this.queue === undefined) this.target.publish(...args);
+    else this.queue.push(args);
+  }
+
+  /** Passes on everything held, and from now on publishes directly. */
+  flush(): void {
+    clearTimeout(this.timer);
+    const q = this.queue;
+    if (!q) return;
+    this.queue = undefined as unknown as typeof q;
+    for (const args of q) this.target.publish(...args);
+  }
+}
+
 interface LedgerRecord {
   seq: number;
   exits: string[];

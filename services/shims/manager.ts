@@ -20,7 +20,7 @@ import { spawnShim, waitUntilServing, type SpawnedShim } from './spawn';
 import { ShimPool } from './pool';
 import { ShimClient } from './client';
 import { EventPump } from './event-pump';
-import { EventLedger, type EventPublisher } from './event-ledger';
+import { EventLedger, type EventPublisher, type HeldPublisher } from './event-ledger';
 import { TaskShim, taskKey } from './task-shim';
 import { isProcessAlive, processStartTime, removeBundleDir, removeFile, signalVerified, waitProcessGone } from './files';
 import { cleanupDeadShim, cancelRetries } from './recovery';
@@ -85,6 +85,8 @@ export function defaultShimBinary(): string {
 export class ShimManager {
   readonly layout: StateLayout;
   readonly tasks = new Map<string, TaskShim>();
+  /** Publishers holding back the events of shims found dead at start (flushed at close at the latest). */
+  readonly heldPublishers: HeldPublisher[] = [];
   /** Background work finishing tasks that clients no longer see (shim exit, file removal), by task key. */
   private readonly finishing = new Map<string, Promise<void>>();
   readonly connectTimeoutMs: number;
@@ -323,13 +325,18 @@ export class ShimManager {
    * Publishes /tasks/exit for the init process (unless already published, or `exit.pid` is 0) and
    * /tasks/delete.
    */
-  publishExitAndDelete(task: TaskShim, exit: { pid: number; exit_status: number; exited_at: Timestamp }, initPid = exit.pid): void {
+  publishExitAndDelete(
+    task: TaskShim,
+    exit: { pid: number; exit_status: number; exited_at: Timestamp },
+    initPid = exit.pid,
+    publisher: EventPublisher = this.opts.publisher,
+  ): void {
     const ledger = task.ledger;
     if (exit.pid > 0) {
-      ledger?.publishSyntheticExit(this.opts.publisher, task.namespace, { container_id: task.id, id: task.id, ...exit });
+      ledger?.publishSyntheticExit(publisher, task.namespace, { container_id: task.id, id: task.id, ...exit });
     }
     const known = ledger?.initExit ?? { ...exit, pid: initPid };
-    this.opts.publisher.publish(
+    publisher.publish(
       task.namespace,
       '/tasks/delete',
       packAny(TASK_DELETE, { container_id: task.id, pid: known.pid, exit_status: known.exit_status, exited_at: known.exited_at, id: '' }),
@@ -375,10 +382,13 @@ export class ShimManager {
     } catch {}
   }
 
-  /** A shim died (or vanished) while berthd was up: see recovery.ts. */
-  handleShimGone(task: TaskShim): Promise<void> {
+  /**
+   * A shim died (or vanished): see recovery.ts. `publisher` lets reconnect hold the events back like
+   * replayed ones.
+   */
+  handleShimGone(task: TaskShim, publisher?: EventPublisher): Promise<void> {
     if (this.closed || task.state === 'starting' || task.state === 'deleting' || task.state === 'gone') return Promise.resolve();
-    return task.finishing ?? this.track(task, cleanupDeadShim(this, task));
+    return task.finishing ?? this.track(task, cleanupDeadShim(this, task, publisher));
   }
 
   /** Stops pumps and closes clients; shims keep running (they outlive berthd). */
@@ -386,6 +396,7 @@ export class ShimManager {
     await this.settle();
     this.closed = true;
     cancelRetries(this);
+    for (const held of this.heldPublishers.splice(0)) held.flush();
     this.pool?.close();
     const all = [...this.tasks.values()];
     await Promise.all(all.map((t) => t.pump?.stop()));

@@ -24,7 +24,7 @@ import type { ShimManager } from './manager';
 import { TaskShim, taskKey } from './task-shim';
 import { BUNDLE_FILES } from './layout';
 import { ShimClient } from './client';
-import { EventLedger } from './event-ledger';
+import { EventLedger, HeldPublisher, type EventPublisher } from './event-ledger';
 import { isProcessAlive, readOptional, readPositiveInt, removeBundleDir, removeFile, signalVerified, waitProcessGone } from './files';
 import { destroyContainer, readTaskFacts, replayShimEvents } from './dead-task';
 
@@ -36,12 +36,12 @@ const retryTimers = new WeakMap<ShimManager, Set<NodeJS.Timeout>>();
  * container and removes its cgroups (dead-task.ts), publishes /tasks/exit (137 unless an exit was
  * published) and /tasks/delete, removes socket and bundle.
  */
-export async function cleanupDeadShim(manager: ShimManager, task: TaskShim): Promise<void> {
+export async function cleanupDeadShim(manager: ShimManager, task: TaskShim, publisher: EventPublisher = manager.opts.publisher): Promise<void> {
   task.log.warn('shim is gone; cleaning up its task', { shimPid: task.shim?.pid ?? 0 });
   if (task.state !== 'gone') task.transition('deleting');
   await task.pump?.stop();
   task.client?.close();
-  const replayed = task.ledger ? replayShimEvents(task.bundle, task.namespace, task.ledger, manager.opts.publisher, task.log) : [];
+  const replayed = task.ledger ? replayShimEvents(task.bundle, task.namespace, task.ledger, publisher, task.log) : [];
   const facts = task.facts ?? (task.initPid > 0 ? { pid: task.initPid, startTime: task.initStartTime, cgroups: [] } : undefined);
   if (facts) {
     await destroyContainer(task.id, facts, task.log).catch((err: unknown) =>
@@ -49,7 +49,7 @@ export async function cleanupDeadShim(manager: ShimManager, task: TaskShim): Pro
     );
   }
   if (task.initPid > 0 && !replayed.includes('/tasks/delete')) {
-    manager.publishExitAndDelete(task, { pid: task.initPid, exit_status: SIGKILL_STATUS, exited_at: toTimestamp() });
+    manager.publishExitAndDelete(task, { pid: task.initPid, exit_status: SIGKILL_STATUS, exited_at: toTimestamp() }, task.initPid, publisher);
   }
   await manager.forget(task);
 }
@@ -132,7 +132,14 @@ async function retryUnreachable(manager: ShimManager, task: TaskShim, lastDelay:
 }
 
 /** Reconnects to one recorded bundle. Never throws. */
-async function reconnectOne(manager: ShimManager, namespace: string, id: string, bundle: string, holdUntil: number): Promise<void> {
+async function reconnectOne(
+  manager: ShimManager,
+  namespace: string,
+  id: string,
+  bundle: string,
+  holdUntil: number,
+  held: HeldPublisher,
+): Promise<void> {
   const log = manager.opts.log.child({ namespace, id });
   if (!isValidIdentifier(namespace) || !isValidIdentifier(id)) {
     log.warn('removing bundle with an invalid name', { bundle });
@@ -158,7 +165,7 @@ async function reconnectOne(manager: ShimManager, namespace: string, id: string,
       log.info('shim of a previous berthd is gone', { pid: pid ?? 0 });
     }
     task.transition('ready');
-    await cleanupDeadShim(manager, task);
+    await cleanupDeadShim(manager, task, held);
     return;
   }
   if (!(await connect(manager, task))) {
@@ -168,7 +175,7 @@ async function reconnectOne(manager: ShimManager, namespace: string, id: string,
       scheduleRetry(manager, task, 1000);
     } else {
       task.transition('ready');
-      await cleanupDeadShim(manager, task);
+      await cleanupDeadShim(manager, task, held);
     }
     return;
   }
@@ -229,10 +236,12 @@ function removeStrays(manager: ShimManager): void {
 export async function reconnectAll(manager: ShimManager): Promise<void> {
   manager.layout.ensure();
   const holdUntil = Date.now() + (manager.opts.replayHoldMs ?? 3000);
+  const held = new HeldPublisher(manager.opts.publisher, holdUntil);
+  manager.heldPublishers.push(held);
   const bundles = listBundles(manager.layout.tasksRoot);
   await Promise.all(
     bundles.map((b) =>
-      reconnectOne(manager, b.namespace, b.id, b.bundle, holdUntil).catch((err: unknown) =>
+      reconnectOne(manager, b.namespace, b.id, b.bundle, holdUntil, held).catch((err: unknown) =>
         manager.opts.log.error('reconnect failed', { namespace: b.namespace, id: b.id, error: messageOf(err) }),
       ),
     ),
