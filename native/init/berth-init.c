@@ -11,12 +11,15 @@
  *      sequence of netstrings, one per operation; an operation's payload is again a sequence of netstrings:
  *      its name then its fields (text, no NUL bytes). The runtime plans everything (order, flags as
  *      numbers); this program executes the operations in order and knows no OCI.
- *   2. berth-init executes the operations before "clone" itself ("join": setns). At "clone <flags>" it
- *      clones the child with flags | CLONE_PARENT | SIGCHLD, so the child is the runtime's own child (the
- *      runtime process is its reaper), writes "pid <host pid>\n" and exits 0: no monitor stays behind.
- *   3. The child waits for the byte 'G' ("go"): the runtime sends it once the pid is in the cgroups.
- *      EOF or anything else: exit 1 without a word (the runtime gave up and kills it anyway).
- *   4. The child executes the remaining operations in order (unshare, mounts, pivot_root, hostname...),
+ *   2. berth-init executes the operations before "clone" itself: "cgroup-join <file>..." (writes "0" into
+ *      each: it moves itself into the container's cgroups, so the child is born there), then "join <ns>
+ *      <path>" (setns; every path is opened before the first setns). At "clone <flags>" it clones the
+ *      child with flags | CLONE_PARENT | SIGCHLD, so the child is the runtime's own child (the runtime
+ *      process is its reaper), writes "pid <host pid>\n" and exits 0: no monitor stays behind.
+ *   3. The child executes the remaining operations in order. "wait-go", when the runtime puts it there,
+ *      blocks until the byte 'G' arrives (for work the runtime must do on the pid first; EOF or any other
+ *      byte: exit 1 without a word, the runtime gave up).
+ *   4. The operations after clone: unshare, mounts, pivot_root, hostname..., and
  *      then the last one, "exec": close every fd but 0-2 (CVE-2024-21626), rlimits, no_new_privs, user,
  *      capabilities, cwd, executable lookup. In init mode it writes "ready\n" and blocks on the start
  *      barrier (the exec FIFO: see process.c), then execve(). In exec mode it execve()s at once.
@@ -145,6 +148,20 @@ static int join_namespaces(const struct config *cfg, int from)
 	return i;
 }
 
+/* "cgroup-join <file>...": writes "0" into each (v1 <dir>/tasks, v2 <dir>/cgroup.procs): this single-threaded
+ * process moves itself, so the child cloned next starts inside the container's cgroups. */
+static void join_cgroups(const struct op *op)
+{
+	for (int i = 1; i < op->argc; i++) {
+		int fd = open(op->argv[i], O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			die_errno("join cgroup %s", op->argv[i]);
+		if (write(fd, "0", 1) != 1)
+			die_errno("join cgroup %s", op->argv[i]);
+		close(fd);
+	}
+}
+
 static void wait_go(void)
 {
 	char c = 0;
@@ -167,6 +184,8 @@ static void run_child_op(const struct op *op, int is_init)
 	} else if (strcmp(name, "setsid") == 0) {
 		if (setsid() < 0 && getsid(0) != getpid())
 			die_errno("setsid");
+	} else if (strcmp(name, "wait-go") == 0) {
+		wait_go();
 	} else if (strcmp(name, "exec") == 0) {
 		finalize_and_exec(is_init);
 	} else if (!rootfs_op(op) && !process_op(op)) {
@@ -192,7 +211,10 @@ int main(int argc, char **argv)
 	struct config cfg;
 	read_config(sync_fd, &cfg);
 
-	int i = join_namespaces(&cfg, 0);
+	int i = 0;
+	if (i < cfg.nops && strcmp(cfg.ops[i].argv[0], "cgroup-join") == 0)
+		join_cgroups(&cfg.ops[i++]);
+	i = join_namespaces(&cfg, i);
 	if (i >= cfg.nops || strcmp(cfg.ops[i].argv[0], "clone") != 0 || cfg.ops[i].argc != 2)
 		die("expected clone after join operations");
 	unsigned long flags = (unsigned long)parse_u64(&cfg.ops[i], 1);
@@ -207,7 +229,6 @@ int main(int argc, char **argv)
 		_exit(0);
 	}
 
-	wait_go();
 	for (; i < cfg.nops; i++)
 		run_child_op(&cfg.ops[i], is_init);
 	die("configuration ends without exec");

@@ -141,6 +141,7 @@ export class Container {
       const ops = initOps({
         spec, bundle: this.st.bundle, rootfs: this.st.rootfs, execFifo: this.execFifo, consoleSlave: pty?.slavePath,
         cgroupRoot: this.st.cgroupRoot, hostCgroupMounts: hasCgroupMount ? readHostCgroupMounts(this.st.cgroupRoot) : [],
+        cgroupJoinFiles: cg.selfJoinFiles(),
       });
       const stdio = this.stdio(io, pty);
       const channel = InitChannel.start(sealedInitBinary(this.ctx.initBinary), 'init', encodeConfig(ops), stdio, `container ${this.id}`);
@@ -151,8 +152,6 @@ export class Container {
         killQuietly(pid, SIGKILL);
         void reaper.watch(pid);
       });
-      await cg.addProcess(pid);
-      channel.go();
       await channel.ready();
       this.initChannel = channel;
       this.st.pid = pid;
@@ -216,15 +215,14 @@ export class Container {
         const master = pty.master;
         undo.push(() => fs.closeSync(master));
       }
-      const ops = execOps(this.st.spec, this.st.pid, proc);
+      const cg = await this.cgroup();
+      const ops = execOps(this.st.spec, this.st.pid, proc, cg.selfJoinFiles());
       const channel = InitChannel.start(sealedInitBinary(this.ctx.initBinary), 'exec', encodeConfig(ops), this.stdio(io, pty), `container ${this.id}: exec`);
       undo.push(() => channel.close());
       if (pty) fs.closeSync(pty.slave);
       const pid = await channel.pid();
       void reaper.watch(pid);
       undo.push(() => killQuietly(pid, SIGKILL));
-      await (await this.cgroup()).addProcess(pid);
-      channel.go();
       await channel.execed();
       channel.close();
       undo.release();

@@ -1,7 +1,8 @@
 /**
  * Starting berth-init and speaking its protocol (native/init/berth-init.c, docs/init-protocol.md):
  *
- *   runtime → init   the configuration (one netstring), later the byte 'G' ("go": the pid is in its cgroups)
+ *   runtime → init   the configuration (one netstring); the byte 'G' ("go") if the configuration has a
+ *                    "wait-go" operation (none today: berth-init joins the cgroups itself before cloning)
  *   init → runtime   "pid <host pid>\n", then "ready\n" (init only) or "error <message>\n"; EOF after that
  *                    without an error means the process exec'd (the socket is close-on-exec).
  *

@@ -57,6 +57,8 @@ export interface InitPlanInput {
   consoleSlave?: string;
   cgroupRoot: string;
   hostCgroupMounts: readonly HostCgroupMount[];
+  /** the files berth-init writes "0" into to join the container's cgroups before it clones (selfJoinFiles) */
+  cgroupJoinFiles?: readonly string[];
 }
 
 /** Everything the container's init does, in order. */
@@ -66,12 +68,13 @@ export function initOps(input: InitPlanInput): InitOp[] {
   const linux = spec.linux ?? {};
   const namespaces = linux.namespaces ?? [];
   const ops: InitOp[] = [];
+  if (input.cgroupJoinFiles?.length) ops.push(['cgroup-join', ...input.cgroupJoinFiles]);
   for (const type of JOIN_ORDER) {
     const ns = namespaces.find((n) => n.type === type && n.path);
     if (ns) ops.push(['join', NAMESPACES[type].name, ns.path!]);
   }
-  // The cgroup namespace is unshared by the child once it is in its cgroups (after "go"); so is the network
-  // namespace: creating one is slow and makes the cgroup migration of the fresh child slower still.
+  // The cgroup namespace is unshared by the child, inside its cgroups (so they are its namespace's root);
+  // so is the network namespace, off the path between berth-init's start and its "pid" report.
   const UNSHARED_LATER: NamespaceType[] = ['cgroup', 'network'];
   const cloneFlags = namespaces
     .filter((n) => !n.path && !UNSHARED_LATER.includes(n.type))
@@ -115,9 +118,10 @@ export function initOps(input: InitPlanInput): InitOp[] {
 }
 
 /** What an exec'd process does: join every namespace of the container's init, then the process. */
-export function execOps(spec: OciSpec, initPid: number, proc: OciProcess): InitOp[] {
+export function execOps(spec: OciSpec, initPid: number, proc: OciProcess, cgroupJoinFiles: readonly string[] = []): InitOp[] {
   const types = new Set((spec.linux?.namespaces ?? []).map((n) => n.type));
   const ops: InitOp[] = [];
+  if (cgroupJoinFiles.length) ops.push(['cgroup-join', ...cgroupJoinFiles]);
   for (const type of JOIN_ORDER) {
     if (type === 'user' || !types.has(type)) continue;
     ops.push(['join', NAMESPACES[type].name, `/proc/${initPid}/ns/${NAMESPACES[type].name}`]);

@@ -30,10 +30,10 @@ describe('berth-init protocol (no namespaces)', { skip }, () => {
 
   const proc = (args: string[]): InitOp[] => [['cwd', '/'], ['env', 'PATH=/bin:/usr/bin', 'X=1'], ['args', ...args], ['exec']];
 
-  it('exec mode: pid, go, exec; EOF means the exec succeeded', async () => {
+  it('exec mode: pid, wait-go, exec; EOF means the exec succeeded', async () => {
     const outFile = path.join(dir, 'out1');
     const out = fs.openSync(outFile, 'w');
-    const ch = InitChannel.start(exe, 'exec', encodeConfig([['clone', '0'], ['setsid'], ...proc(['/bin/sh', '-c', 'echo $X $HOME; ls /proc/self/fd | wc -l; exit 3'])]), ['ignore', out, out], 'test');
+    const ch = InitChannel.start(exe, 'exec', encodeConfig([['clone', '0'], ['wait-go'], ['setsid'], ...proc(['/bin/sh', '-c', 'echo $X $HOME; ls /proc/self/fd | wc -l; exit 3'])]), ['ignore', out, out], 'test');
     fs.closeSync(out);
     const pid = await ch.pid();
     ch.go();
@@ -54,7 +54,6 @@ describe('berth-init protocol (no namespaces)', { skip }, () => {
     const ch = InitChannel.start(exe, 'init', encodeConfig([['clone', '0'], ['fifo', fifo], ...proc(['/bin/echo', 'started'])]), ['ignore', out, 'ignore'], 'test');
     fs.closeSync(out);
     const pid = await ch.pid();
-    ch.go();
     await ch.ready();
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(fs.readFileSync(outFile, 'utf8'), '', 'nothing ran before the barrier opened');
@@ -76,13 +75,11 @@ describe('berth-init protocol (no namespaces)', { skip }, () => {
     }
     const unknown = InitChannel.start(exe, 'exec', encodeConfig([['clone', '0'], ['frobnicate']]), ['ignore', 'ignore', 'ignore'], 'test');
     const pid = await unknown.pid();
-    unknown.go();
     await assert.rejects(unknown.execed(), /unknown operation frobnicate/);
     unknown.close();
     assert.equal((await Reaper.get().watch(pid)).exitStatus, 1);
     const missing = InitChannel.start(exe, 'exec', encodeConfig([['clone', '0'], ...proc(['no-such-program'])]), ['ignore', 'ignore', 'ignore'], 'test');
     const pid2 = await missing.pid();
-    missing.go();
     await assert.rejects(missing.execed(), { name: 'NotFound', message: /executable file not found in \$PATH/ });
     missing.close();
     await Reaper.get().watch(pid2);
@@ -94,7 +91,6 @@ describe('Reaper', { skip }, () => {
     const exe = sealedInitBinary(defaultInitBinary());
     const ch = InitChannel.start(exe, 'exec', encodeConfig([['clone', '0'], ['cwd', '/'], ['env'], ['args', '/bin/sh', '-c', 'exit 42'], ['exec']]), ['ignore', 'ignore', 'ignore'], 'test');
     const pid = await ch.pid();
-    ch.go();
     await ch.execed();
     ch.close();
     // wait until it is a zombie, then watch

@@ -86,11 +86,12 @@ describe('native init configuration', () => {
     spec.linux!.namespaces.push({ type: 'cgroup' });
     spec.root!.readonly = true;
     spec.linux!.sysctl = { 'net.ipv4.ip_forward': '1' };
-    const ops = initOps({ spec, bundle: '/b', rootfs: '/b/rootfs', execFifo: '/s/exec.fifo', consoleSlave: '/dev/pts/9', cgroupRoot: '/sys/fs/cgroup', hostCgroupMounts: [] });
+    const ops = initOps({ spec, bundle: '/b', rootfs: '/b/rootfs', execFifo: '/s/exec.fifo', consoleSlave: '/dev/pts/9', cgroupRoot: '/sys/fs/cgroup', hostCgroupMounts: [], cgroupJoinFiles: ['/cg/a/tasks', '/cg/b/tasks'] });
     const n = names(ops);
-    assert.deepEqual(ops[0], ['join', 'ipc', '/proc/1/ns/ipc']);
-    assert.equal(n[1], 'clone');
-    const cloneFlags = Number(ops[1]![1]);
+    assert.deepEqual(ops[0], ['cgroup-join', '/cg/a/tasks', '/cg/b/tasks']);
+    assert.deepEqual(ops[1], ['join', 'ipc', '/proc/1/ns/ipc']);
+    assert.equal(n[2], 'clone');
+    const cloneFlags = Number(ops[2]![1]);
     assert.equal(cloneFlags & 0x08000000, 0, 'ipc namespace joined, not cloned');
     assert.equal(cloneFlags & 0x20000000, 0x20000000, 'pid namespace cloned');
     assert.equal(cloneFlags & 0x02000000, 0, 'cgroup namespace unshared later');
