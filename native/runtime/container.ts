@@ -7,7 +7,6 @@
  * Illegal transitions are FailedPrecondition naming the container and its status.
  */
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Cleanup } from '../../pkg/cleanup';
 import { FailedPrecondition, Internal, InvalidArgument, NotFound, messageOf } from '../../pkg/errdefs';
@@ -126,11 +125,11 @@ export class Container {
     const undo = new Cleanup();
     let pty: PtyPair | undefined;
     try {
-      await fsp.rm(this.execFifo, { force: true });
+      fs.rmSync(this.execFifo, { force: true });
       mkfifo(this.execFifo, 0o622);
-      undo.push(() => fsp.rm(this.execFifo, { force: true }));
+      undo.push(() => fs.rmSync(this.execFifo, { force: true }));
       const cg = await this.cgroup();
-      await cg.create(cgroupResources(spec));
+      await cg.create();
       undo.push(() => cg.destroy());
       if (proc.terminal) {
         pty = openPty(proc.consoleSize);
@@ -141,17 +140,26 @@ export class Container {
       const ops = initOps({
         spec, bundle: this.st.bundle, rootfs: this.st.rootfs, execFifo: this.execFifo, consoleSlave: pty?.slavePath,
         cgroupRoot: this.st.cgroupRoot, hostCgroupMounts: hasCgroupMount ? readHostCgroupMounts(this.st.cgroupRoot) : [],
-        cgroupJoinFiles: cg.selfJoinFiles(),
+        cgroupJoinFiles: cg.selfJoinFiles(), waitGo: true,
       });
       const stdio = this.stdio(io, pty);
       const channel = InitChannel.start(sealedInitBinary(this.ctx.initBinary), 'init', encodeConfig(ops), stdio, `container ${this.id}`);
       undo.push(() => channel.close());
       if (pty) fs.closeSync(pty.slave);
-      const pid = await channel.pid();
-      undo.push(() => {
-        killQuietly(pid, SIGKILL);
-        void reaper.watch(pid);
-      });
+      // The limits are written while berth-init starts; its child waits for "go" before it does anything
+      // in the container (mounts, device nodes), once its namespaces exist.
+      const [gotPid, applied] = await Promise.allSettled([channel.pid(), cg.update(cgroupResources(spec))]);
+      if (gotPid.status === 'fulfilled') {
+        const pid = gotPid.value;
+        undo.push(() => {
+          killQuietly(pid, SIGKILL);
+          void reaper.watch(pid);
+        });
+      }
+      if (gotPid.status === 'rejected') throw gotPid.reason;
+      if (applied.status === 'rejected') throw applied.reason;
+      const pid = gotPid.value;
+      channel.go();
       await channel.ready();
       this.initChannel = channel;
       this.st.pid = pid;
@@ -188,7 +196,7 @@ export class Container {
     } finally {
       fs.closeSync(fd);
     }
-    await fsp.rm(this.execFifo, { force: true });
+    fs.rmSync(this.execFifo, { force: true });
     this.st.status = 'running';
     await this.save();
     const channel = this.initChannel;
@@ -307,7 +315,7 @@ export class Container {
       }
     }
     await cg.destroy();
-    await fsp.rm(this.dir, { recursive: true, force: true });
+    fs.rmSync(this.dir, { recursive: true, force: true });
     this.st.status = 'stopped';
   }
 }

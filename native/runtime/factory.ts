@@ -3,6 +3,7 @@
  * `create` validates the id and the spec and records the container ('creating'); no process exists yet.
  */
 import fs from 'node:fs/promises';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { AlreadyExists, InvalidArgument } from '../../pkg/errdefs';
 import { validateIdentifier } from '../../pkg/identifiers';
@@ -43,10 +44,15 @@ export class Factory {
     const bundle = path.resolve(opts.bundle);
     const spec = structuredClone(opts.spec ?? (await readBundleSpec(bundle)));
     const rootfs = await validateSpec(spec, bundle);
-    await fs.mkdir(this.stateRoot, { recursive: true, mode: 0o711 });
     const dir = containerDir(this.stateRoot, id);
     try {
-      await fs.mkdir(dir, { mode: 0o711 });
+      try {
+        mkdirSync(dir, { mode: 0o711 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        mkdirSync(this.stateRoot, { recursive: true, mode: 0o711 });
+        mkdirSync(dir, { mode: 0o711 });
+      }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AlreadyExists(`container ${id}: already exists`);
       throw err;
@@ -59,7 +65,7 @@ export class Factory {
     try {
       await writeState(dir, state);
     } catch (err) {
-      await fs.rm(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
       throw err;
     }
     return new Container(this.ctx, state);

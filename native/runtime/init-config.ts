@@ -59,6 +59,8 @@ export interface InitPlanInput {
   hostCgroupMounts: readonly HostCgroupMount[];
   /** the files berth-init writes "0" into to join the container's cgroups before it clones (selfJoinFiles) */
   cgroupJoinFiles?: readonly string[];
+  /** the child waits for "go" after creating its namespaces (the runtime applies the cgroup limits meanwhile) */
+  waitGo?: boolean;
 }
 
 /** Everything the container's init does, in order. */
@@ -83,6 +85,7 @@ export function initOps(input: InitPlanInput): InitOp[] {
   const privateCgroupNs = namespaces.some((n) => n.type === 'cgroup' && !n.path);
   if (privateCgroupNs) ops.push(['unshare', 'cgroup']);
   if (namespaces.some((n) => n.type === 'network' && !n.path)) ops.push(['unshare', 'net']);
+  if (input.waitGo) ops.push(['wait-go']);
   ops.push(['setsid']);
   if (proc.terminal) ops.push(['ctty']);
   if (proc.oomScoreAdj !== undefined) ops.push(['oom-score-adj', String(proc.oomScoreAdj)]);

@@ -6,7 +6,7 @@
  * longer matches belongs to another process, and the container is stopped.
  */
 import fs from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Internal, NotFound, messageOf } from '../../pkg/errdefs';
 import type { OciSpec } from './spec-types';
@@ -36,10 +36,12 @@ export function containerDir(stateRoot: string, id: string): string {
   return path.join(stateRoot, id);
 }
 
+/** Synchronous on purpose: a small file on the state root (a tmpfs such as /run in production) costs less
+ * than the thread-pool round trips of the asynchronous calls. */
 export async function writeState(dir: string, state: PersistedState): Promise<void> {
   const tmp = path.join(dir, `.${STATE_FILE}.${process.pid}.tmp`);
-  await fs.writeFile(tmp, JSON.stringify(state), { mode: 0o600 });
-  await fs.rename(tmp, path.join(dir, STATE_FILE));
+  writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
+  renameSync(tmp, path.join(dir, STATE_FILE));
 }
 
 export async function readState(dir: string, id: string): Promise<PersistedState> {
