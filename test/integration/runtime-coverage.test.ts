@@ -1,0 +1,101 @@
+/**
+ * More of the OCI spec: masked and read-only paths, sysctl, the cgroup mount with and without a cgroup
+ * namespace, joining a namespace by path, devices, cpu limits and update, kill --all, loading a container
+ * from its persisted state. Needs root.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { Factory } from '../../native';
+import { runtimeFixture, waitFor, withTimeout, type RuntimeFixture } from '../helpers/runtime-fixture';
+
+const skip = process.getuid?.() !== 0 ? 'needs root: namespaces, mounts and cgroups' : false;
+
+describe('runtime: more spec coverage', { skip }, () => {
+  let fx: RuntimeFixture;
+  before(async () => {
+    fx = await runtimeFixture();
+  });
+  after(async () => {
+    await fx?.cleanup();
+  });
+
+  it('masks paths and makes others read-only', async () => {
+    const { spec } = fx.spec({ args: ['sh', '-c', 'cat /proc/kcore | wc -c; ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/domainname; echo rc=$?'] });
+    const r = await fx.runToEnd(spec);
+    assert.equal(r.stdout, '0\n0\nrc=1\n', r.stderr);
+  });
+
+  it('applies sysctls of the container namespaces', async () => {
+    const { spec } = fx.spec({ args: ['sh', '-c', 'cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax'] });
+    spec.linux!.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.msgmax': '12345' };
+    const r = await fx.runToEnd(spec);
+    assert.equal(r.stdout, '1\n12345\n', r.stderr);
+    assert.notEqual(fs.readFileSync('/proc/sys/kernel/msgmax', 'utf8').trim(), '12345');
+  });
+
+  it('the cgroup mount shows the container its own cgroups (bind, or a cgroup namespace)', async () => {
+    const { spec } = fx.spec({ args: ['sh', '-c', 'cat /sys/fs/cgroup/pids/pids.max; cat /proc/self/cgroup | grep pids; touch /sys/fs/cgroup/x; echo rc=$?'] });
+    spec.linux!.resources = { ...spec.linux!.resources, pids: { limit: 77 } };
+    const r = await fx.runToEnd(spec);
+    assert.match(r.stdout, /^77\n/, r.stderr);
+    assert.match(r.stdout, new RegExp(`pids:${spec.linux!.cgroupsPath}\\n`));
+    assert.match(r.stdout, /rc=1/);
+    const ns = fx.spec({ args: ['sh', '-c', 'cat /sys/fs/cgroup/pids/pids.max; grep pids /proc/self/cgroup'] }).spec;
+    ns.linux!.namespaces!.push({ type: 'cgroup' });
+    ns.linux!.resources = { ...ns.linux!.resources, pids: { limit: 78 } };
+    const r2 = await fx.runToEnd(ns);
+    assert.match(r2.stdout, /^78\n\d+:pids:\/\n$/, r2.stderr);
+  });
+
+  it('joins an existing namespace by path', async () => {
+    const a = await fx.create(fx.spec({ args: ['sleep', '600'], hostname: 'shared-uts' }).spec);
+    try {
+      const pa = await a.start({});
+      await a.run();
+      const { spec } = fx.spec({ args: ['hostname'] });
+      spec.linux!.namespaces = spec.linux!.namespaces!.map((n) => (n.type === 'uts' ? { type: 'uts', path: `/proc/${pa.pid}/ns/uts` } : n));
+      delete spec.hostname;
+      const r = await fx.runToEnd(spec);
+      assert.equal(r.stdout, 'shared-uts\n', r.stderr);
+    } finally {
+      await a.destroy();
+    }
+  });
+
+  it('the devices cgroup denies what the spec does not allow', async () => {
+    const { spec } = fx.spec({ args: ['sh', '-c', 'mknod /dev/sda1x b 8 1 && head -c 1 /dev/sda1x; echo rc=$?; head -c 1 /dev/zero | wc -c'] });
+    const r = await fx.runToEnd(spec);
+    assert.match(r.stdout, /rc=1\n1\n/, r.stderr);
+    assert.match(r.stderr, /Operation not permitted/);
+  });
+
+  it('cpu limits, update and kill --all; another Factory loads the container from its state', async () => {
+    const { spec } = fx.spec({ args: ['sh', '-c', 'sleep 600 & sleep 600 & wait'] });
+    spec.linux!.resources = { ...spec.linux!.resources, cpu: { shares: 512, quota: 50000, period: 100000 } };
+    spec.annotations = { 'org.example/key': 'v' };
+    const c = await fx.create(spec);
+    const p = await c.start({});
+    await c.run();
+    const cg = `/sys/fs/cgroup/cpu${spec.linux!.cgroupsPath}`;
+    assert.equal(fs.readFileSync(`${cg}/cpu.shares`, 'utf8').trim(), '512');
+    assert.equal(fs.readFileSync(`${cg}/cpu.cfs_quota_us`, 'utf8').trim(), '50000');
+    await c.update({ cpu: { quota: 20000 } });
+    assert.equal(fs.readFileSync(`${cg}/cpu.cfs_quota_us`, 'utf8').trim(), '20000');
+
+    const other = new Factory({ stateRoot: fx.factory.stateRoot });
+    assert.ok((await other.list()).includes(c.id));
+    const loaded = await other.load(c.id);
+    const st = await loaded.state();
+    assert.equal(st.status, 'running');
+    assert.equal(st.pid, p.pid);
+    assert.deepEqual(st.annotations, { 'org.example/key': 'v' });
+    await waitFor(async () => (await loaded.processes()).length === 3, 5000, 'three processes');
+    await loaded.kill('KILL', { all: true });
+    assert.equal((await withTimeout(p.wait(), 10_000, 'exit')).exitStatus, 137);
+    assert.equal((await loaded.state()).status, 'stopped');
+    await assert.rejects(loaded.kill('TERM'), { name: 'FailedPrecondition' });
+    await loaded.destroy();
+    await c.destroy();
+  });
+});
