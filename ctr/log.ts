@@ -4,6 +4,7 @@
  * lines for the same events (partial failures of multi-target commands, warnings, --debug output).
  */
 import { formatRFC3339Local } from './format/gotime';
+import { writeErr } from './output';
 
 let debugEnabled = false;
 
@@ -33,5 +34,5 @@ export function logLine(level: Level, msg: string, fields: Record<string, string
 
 export function log(level: Level, msg: string, fields?: Record<string, string>): void {
   if (level === 'debug' && !debugEnabled) return;
-  process.stderr.write(logLine(level, msg, fields) + '\n');
+  writeErr(logLine(level, msg, fields) + '\n');
 }

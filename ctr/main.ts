@@ -16,10 +16,13 @@ import { register as registerRun } from './commands/run';
 import { register as registerTasks } from './commands/tasks';
 import { errorLine, exitCodeOf, ExitStatus } from './errors';
 import { setDebug } from './log';
+import { setOutput, writeErr, type TextSink } from './output';
 
 /** The whole command tree; parse errors and --help throw CommanderError instead of exiting. */
-export function buildProgram(): Command {
-  const program = new Command('bctr')
+export function buildProgram(io?: { stdout: TextSink; stderr: TextSink }): Command {
+  const program = new Command('bctr');
+  if (io) program.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  program
     .description("Berth's command-line client for berthd (mirrors containerd's ctr)")
     .usage('[global options] command [command options] [arguments...]')
     .enablePositionalOptions()
@@ -46,9 +49,13 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Runs bctr with argv (as process.argv) and returns the exit code. */
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+/**
+ * Runs bctr with argv (as process.argv) and returns the exit code. `io` redirects bctr's own output (not a
+ * container's) and commander's help and errors, for tests.
+ */
+export async function main(argv: string[], io?: { stdout: TextSink; stderr: TextSink }): Promise<number> {
+  if (io) setOutput(io.stdout, io.stderr);
+  const program = buildProgram(io);
   try {
     if (argv.length <= 2) {
       program.outputHelp();
@@ -58,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode; // commander already printed help or the error
-    if (!(err instanceof ExitStatus)) process.stderr.write(errorLine(err) + '\n');
+    if (!(err instanceof ExitStatus)) writeErr(errorLine(err) + '\n');
     return exitCodeOf(err);
   }
 }

@@ -6,6 +6,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { Client } from '../client';
 import { parseGoDuration } from '../format/gotime';
 import { UsageError } from '../errors';
+import { writeOut } from '../output';
 
 export const DEFAULT_ADDRESS = '/run/berth/berthd.sock';
 export const DEFAULT_NAMESPACE = 'default';
@@ -80,11 +81,12 @@ export function annotationArgs(strings: string[]): Record<string, string> {
 
 /** Writes to stdout (synchronous for files and pipes on Linux, like Go's fmt.Print). */
 export function print(text: string): void {
-  process.stdout.write(text);
+  writeOut(text);
 }
 
+/** fmt.Println: operands joined by spaces, then a newline. */
 export function println(...parts: (string | number)[]): void {
-  process.stdout.write(parts.join(' ') + '\n');
+  writeOut(parts.join(' ') + '\n');
 }
 
 /** Integer flag values (commander hands over strings). */

@@ -188,6 +188,8 @@ export function runtimeOptions(f: ContainerFlagValues): ReturnType<typeof packAn
     opts.systemd_cgroup = true;
   }
   if (f.runcRoot) opts.root = f.runcRoot;
+  // An empty Options encodes to no bytes: skip loading the payload protos for the common case.
+  if (Object.keys(opts).length === 0) return { type_url: RUNC_OPTIONS_TYPE, value: Buffer.alloc(0) };
   return packAny(RUNC_OPTIONS_TYPE, opts);
 }
 

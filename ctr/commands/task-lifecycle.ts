@@ -54,6 +54,7 @@ export function statusWord(status: string | number): string {
 export function runcOptionsOf(container: T.Container): Record<string, unknown> | undefined {
   const any = container.runtime?.options;
   if (!any || !any.type_url.endsWith(RUNC_OPTIONS_TYPE)) return undefined;
+  if (!any.value || any.value.length === 0) return {}; // empty: no need to load the payload protos
   return unpackAny(any);
 }
 

@@ -1,7 +1,8 @@
 /**
  * ctr's ForwardAllSignals: while bctr waits for a process (without a tty) the signals it receives go to
  * that process through Tasks.Kill instead of ending bctr. SIGCHLD, SIGPIPE and SIGURG are ignored, as
- * ctr's canIgnoreSignal does; SIGKILL and SIGSTOP cannot be caught; SIGUSR1 belongs to Node's inspector.
+ * ctr's canIgnoreSignal does; SIGKILL and SIGSTOP cannot be caught; SIGUSR1 belongs to Node's inspector and
+ * SIGPROF to its profiler.
  */
 import { constants } from 'node:os';
 
@@ -17,11 +18,6 @@ export const FORWARDED_SIGNALS: NodeJS.Signals[] = [
   'SIGTSTP',
   'SIGTTIN',
   'SIGTTOU',
-  'SIGVTALRM',
-  'SIGPROF',
-  'SIGIO',
-  'SIGPWR',
-  'SIGSYS',
 ];
 
 /** Installs the forwarding; returns the function that removes it. */
