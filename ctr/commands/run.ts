@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { withClient } from './common';
 import { addContainerFlags, newContainer, type ContainerFlagValues } from './container-flags';
-import { newTask, deleteTask, deleteContainerRecord, superviseUntilExit, writePidFile } from './task-lifecycle';
+import { newTask, deleteTask, deleteContainerRecord, writePidFile, Attachment } from './task-lifecycle';
 import { Console } from '../io/console';
 import { ExitStatus, UsageError } from '../errors';
 
@@ -55,16 +55,19 @@ export function register(program: Command): void {
             con.setRaw();
           }
           const task = await newTask(client, container, { tty: !!f.tty, nullIO: f.nullIo, fifoDir: f.fifoDir }, f.pivot === false);
+          const attachment = detach ? undefined : new Attachment(task, con);
           try {
             const exited = detach ? undefined : task.wait();
             exited?.catch(() => undefined);
             if (f.pidFile) writePidFile(f.pidFile, task.pid);
             await task.start();
-            if (detach) return; // the FIFOs stay for `tasks attach`, as ctr leaves them
-            const status = await superviseUntilExit(task, exited!, con);
+            if (!attachment) return; // detached: the FIFOs stay for `tasks attach`, as ctr leaves them
+            attachment.started();
+            const status = await attachment.wait(exited!);
             await deleteTask(task);
             if (status.exit_status !== 0) throw new ExitStatus(status.exit_status);
           } finally {
+            attachment?.stop();
             if (!detach) {
               await deleteTask(task).catch(() => undefined);
               await task.releaseIO();

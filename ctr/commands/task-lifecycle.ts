@@ -256,22 +256,50 @@ export async function deleteContainerRecord(client: Client, id: string): Promise
 }
 
 /**
- * The attached part of ctr's run/start/exec/attach once the process runs: resize the pty (with a console)
- * or forward bctr's signals (without), copy stdin, and wait for the exit status.
+ * The attached part of ctr's run/start/exec/attach: without a console, bctr's signals are forwarded to the
+ * process (ForwardAllSignals); with one, the pty follows the local window size. Create it before Start:
+ * a signal that arrives while Start is in flight (the process may already be printing) is kept and
+ * forwarded once Start returns, instead of killing bctr.
  */
-export async function superviseUntilExit(
-  h: ProcessHandle,
-  exited: Promise<T.WaitResponse>,
-  console: Console | undefined,
-): Promise<T.WaitResponse> {
-  const stop = console
-    ? console.handleResize((size) => h.resize(size.width, size.height))
-    : forwardAllSignals((signal) => h.kill(signal));
-  try {
-    h.startStdin();
-    return await exited;
-  } finally {
-    stop();
+export class Attachment {
+  private running = false;
+  private readonly queued: number[] = [];
+  private stopSignals?: () => void;
+  private stopResize?: () => void;
+
+  constructor(
+    private readonly h: ProcessHandle,
+    private readonly console: Console | undefined,
+  ) {
+    if (!console) {
+      this.stopSignals = forwardAllSignals(async (signal) => {
+        if (this.running) await h.kill(signal);
+        else this.queued.push(signal);
+      });
+    }
+  }
+
+  /** The process runs: forward what was queued, size the pty, start copying stdin. */
+  started(): void {
+    this.running = true;
+    for (const signal of this.queued.splice(0)) this.h.kill(signal).catch(() => undefined);
+    if (this.console) this.stopResize = this.console.handleResize((size) => this.h.resize(size.width, size.height));
+    this.h.startStdin();
+  }
+
+  /** Waits for the exit status, then stops forwarding. */
+  async wait(exited: Promise<T.WaitResponse>): Promise<T.WaitResponse> {
+    try {
+      return await exited;
+    } finally {
+      this.stop();
+    }
+  }
+
+  stop(): void {
+    this.stopSignals?.();
+    this.stopResize?.();
+    this.stopSignals = this.stopResize = undefined;
   }
 }
 

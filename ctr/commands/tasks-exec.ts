@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { withClient } from './common';
-import { loadContainer, loadTask, specOf, newExec, deleteExec, superviseUntilExit } from './task-lifecycle';
+import { loadContainer, loadTask, specOf, newExec, deleteExec, Attachment } from './task-lifecycle';
 import { Console } from '../io/console';
 import { ExitStatus, UsageError } from '../errors';
 
@@ -47,14 +47,17 @@ export function register(tasks: Command): void {
             con.setRaw();
           }
           const proc = await newExec(client, id, f.execId, pspec, { tty: !!f.tty, fifoDir: f.fifoDir });
+          const attachment = f.detach ? undefined : new Attachment(proc, con);
           try {
             const exited = proc.wait();
             exited.catch(() => undefined);
             await proc.start();
-            if (f.detach) return;
-            const status = await superviseUntilExit(proc, exited, con);
+            if (!attachment) return;
+            attachment.started();
+            const status = await attachment.wait(exited);
             if (status.exit_status !== 0) throw new ExitStatus(status.exit_status);
           } finally {
+            attachment?.stop();
             if (!f.detach) {
               await deleteExec(proc).catch(() => undefined);
               await proc.releaseIO();

@@ -13,7 +13,7 @@ import {
   deleteTask,
   deleteExec,
   attachExisting,
-  superviseUntilExit,
+  Attachment,
   writePidFile,
   ProcessHandle,
   STOP_SIGNAL_LABEL,
@@ -94,10 +94,14 @@ export function register(program: Command): void {
           }
           const p = await loadTask(client, container.id);
           const h = attachExisting(client, container.id, p, true);
+          const attachment = new Attachment(h, con);
           try {
-            const status = await superviseUntilExit(h, h.wait(), con);
+            const exited = h.wait();
+            attachment.started();
+            const status = await attachment.wait(exited);
             if (status.exit_status !== 0) throw new ExitStatus(status.exit_status);
           } finally {
+            attachment.stop();
             await deleteTask(h).catch(() => undefined);
             await h.releaseIO();
           }
@@ -222,16 +226,19 @@ export function register(program: Command): void {
             con.setRaw();
           }
           const task = await newTask(client, container, { tty, nullIO: f.nullIo, fifoDir: f.fifoDir }, f.pivot === false);
+          const attachment = f.detach ? undefined : new Attachment(task, con);
           try {
             const exited = f.detach ? undefined : task.wait();
             exited?.catch(() => undefined);
             if (f.pidFile) writePidFile(f.pidFile, task.pid);
             await task.start();
-            if (f.detach) return;
-            const status = await superviseUntilExit(task, exited!, con);
+            if (!attachment) return;
+            attachment.started();
+            const status = await attachment.wait(exited!);
             await deleteTask(task);
             if (status.exit_status !== 0) throw new ExitStatus(status.exit_status);
           } finally {
+            attachment?.stop();
             if (!f.detach) {
               await deleteTask(task).catch(() => undefined);
               await task.releaseIO();

@@ -148,3 +148,17 @@ test('run -t under a pty; --memory-limit; --runc-binary', { skip }, async () => 
     assert.equal(r.stdout, 'via-runc\n');
   }
 });
+
+test('signals sent to bctr go to the process (run without -t)', { skip }, async () => {
+  const id = newId();
+  const script = 'trap "echo got-term; exit 9" TERM; echo ready; while true; do sleep 0.1; done';
+  const child = spawnCli('bctr', berthd!.address, ['run', '--rm', '--rootfs', rootfs, id, '/bin/sh', '-c', script]);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const done = collect(child);
+  await waitFor(() => out.includes('ready') || undefined, 'the process to be ready');
+  child.kill('SIGTERM');
+  const r = await done;
+  assert.equal(r.code, 9, r.stdout + r.stderr);
+  assert.match(r.stdout, /got-term/);
+});

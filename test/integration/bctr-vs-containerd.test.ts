@@ -216,3 +216,18 @@ test('run -t under a pty, --memory-limit applied, --runc-binary', { skip }, asyn
   const viaRunc = ok(await bctr(['run', '--rm', '--runc-binary', '/usr/sbin/runc', '--rootfs', rootfs, newId(), '/bin/echo', 'via-runc']), 'runc');
   assert.equal(viaRunc.stdout, 'via-runc\n');
 });
+
+test('signals sent to bctr go to the process (run without -t), as with ctr', { skip }, async () => {
+  const script = 'trap "echo got-term; exit 9" TERM; echo ready; while true; do sleep 0.1; done';
+  for (const which of ['bctr', 'ctr'] as const) {
+    const child = spawnCli(which, cd!.address, ['-n', ns, 'run', '--rm', '--rootfs', rootfs, newId(), '/bin/sh', '-c', script]);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const done = collect(child);
+    await waitFor(() => out.includes('ready') || undefined, `${which}: the process to be ready`);
+    child.kill('SIGTERM');
+    const r = await done;
+    assert.equal(r.code, 9, `${which}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /got-term/);
+  }
+});
