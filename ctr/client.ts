@@ -11,6 +11,7 @@ import { fromGrpcError } from '../pkg/grpc-errors';
 import { errorOfKind, type BerthError, type ErrorKind } from '../pkg/errdefs';
 import { namespaceMetadata } from '../pkg/namespaces';
 import type * as T from './types';
+import { log, isDebug } from './log';
 
 /** containerd's errdefs class names, which ctr appends to every error that came over gRPC. */
 const CLASS_TEXT: Record<ErrorKind, string> = {
@@ -215,9 +216,12 @@ export class Client {
         ? (req: object, o?: CallOptions) => this.streamCall(fn, req, o)
         : (req: object, o?: CallOptions) =>
             new Promise((resolve, reject) => {
-              fn(req, namespaceMetadata(this.opts.namespace), this.callOptions(o), (err: unknown, res: unknown) =>
-                err ? reject(errorFromGrpc(err)) : resolve(res),
-              );
+              const t0 = isDebug() ? performance.now() : 0;
+              fn(req, namespaceMetadata(this.opts.namespace), this.callOptions(o), (err: unknown, res: unknown) => {
+                if (t0) log('debug', `${name}.${method}`, { ms: (performance.now() - t0).toFixed(1), error: err ? String(err) : '' });
+                if (err) reject(errorFromGrpc(err));
+                else resolve(res);
+              });
             });
     }
     return out as F;

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { withClient } from './common';
 import { addContainerFlags, newContainer, type ContainerFlagValues } from './container-flags';
-import { newTask, deleteTask, deleteContainerRecord, writePidFile, Attachment } from './task-lifecycle';
+import { newTask, openIO, releaseIO, deleteTask, deleteContainerRecord, writePidFile, Attachment, type ProcessHandle } from './task-lifecycle';
 import { Console } from '../io/console';
 import { ExitStatus, UsageError } from '../errors';
 
@@ -47,15 +47,27 @@ export function register(program: Command): void {
       const containerId = id;
 
       await withClient(c, async (client) => {
-        const container = await newContainer(client, args, f, true);
+        // The FIFOs are made while the container is being created (mkfifo is a process of its own).
+        const ioChoice = { tty: !!f.tty, nullIO: f.nullIo, fifoDir: f.fifoDir };
+        const prepared = openIO(containerId, ioChoice);
+        prepared.catch(() => undefined);
+        let container;
+        try {
+          container = await newContainer(client, args, f, true);
+        } catch (err) {
+          await releaseIO(await prepared.catch(() => ({})));
+          throw err;
+        }
         let con: Console | undefined;
+        let task: ProcessHandle | undefined; // owns the prepared IO once created
         try {
           if (f.tty) {
             con = Console.current();
             con.setRaw();
           }
-          const task = await newTask(client, container, { tty: !!f.tty, nullIO: f.nullIo, fifoDir: f.fifoDir }, f.pivot === false);
+          task = await newTask(client, container, ioChoice, f.pivot === false, prepared);
           const attachment = detach ? undefined : new Attachment(task, con);
+          let deleted = false;
           try {
             const exited = detach ? undefined : task.wait();
             exited?.catch(() => undefined);
@@ -65,16 +77,18 @@ export function register(program: Command): void {
             attachment.started();
             const status = await attachment.wait(exited!);
             await deleteTask(task);
+            deleted = true;
             if (status.exit_status !== 0) throw new ExitStatus(status.exit_status);
           } finally {
             attachment?.stop();
             if (!detach) {
-              await deleteTask(task).catch(() => undefined);
+              if (!deleted) await deleteTask(task).catch(() => undefined);
               await task.releaseIO();
             }
           }
         } finally {
           con?.reset();
+          if (!task) await releaseIO(await prepared.catch(() => ({}))); // (a second release after a failed newTask is harmless)
           if (rm && !detach) await deleteContainerRecord(client, containerId).catch(() => undefined);
         }
       });

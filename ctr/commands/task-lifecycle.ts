@@ -114,7 +114,14 @@ export interface IOChoice {
   fifoDir?: string;
 }
 
-async function openIO(id: string, io: IOChoice): Promise<{ fifos?: FifoSet; streams?: ProcessStreams }> {
+/** bctr's ends of a process's IO, made before the process exists. */
+export interface OpenedIO {
+  fifos?: FifoSet;
+  streams?: ProcessStreams;
+}
+
+/** cio.NewCreator's work: makes the FIFO set for process `id` and opens bctr's ends (none with null IO). */
+export async function openIO(id: string, io: IOChoice): Promise<OpenedIO> {
   if (io.nullIO) {
     if (io.tty) throw new Error('tty and null-io cannot be used together');
     return {};
@@ -133,8 +140,21 @@ async function openIO(id: string, io: IOChoice): Promise<{ fifos?: FifoSet; stre
  * container.NewTask with ctr's IO: FIFOs created and opened, output copied, then Tasks.Create. The
  * container's runc options (binary_name...) are also sent as the task's options, plus no_pivot_root.
  */
-export async function newTask(client: Client, container: T.Container, io: IOChoice, noPivot = false): Promise<ProcessHandle> {
-  const { fifos, streams } = await openIO(container.id, io);
+/** Closes and removes IO from openIO that no process got. */
+export async function releaseIO(opened: OpenedIO): Promise<void> {
+  opened.streams?.close();
+  if (opened.fifos) await removeFifoSet(opened.fifos);
+}
+
+export async function newTask(
+  client: Client,
+  container: T.Container,
+  io: IOChoice,
+  noPivot = false,
+  /** IO already being opened (run overlaps it with creating the container). */
+  prepared?: Promise<OpenedIO>,
+): Promise<ProcessHandle> {
+  const { fifos, streams } = await (prepared ?? openIO(container.id, io));
   try {
     let options: ReturnType<typeof packAny> | null = null;
     const runc = runcOptionsOf(container);
@@ -152,8 +172,7 @@ export async function newTask(client: Client, container: T.Container, io: IOChoi
     });
     return new ProcessHandle(client, container.id, '', streams, fifos, res.pid);
   } catch (err) {
-    streams?.close();
-    if (fifos) await removeFifoSet(fifos);
+    await releaseIO({ fifos, streams });
     throw err;
   }
 }
@@ -179,8 +198,7 @@ export async function newExec(
     });
     return new ProcessHandle(client, containerId, execId, streams, fifos, 0);
   } catch (err) {
-    streams?.close();
-    if (fifos) await removeFifoSet(fifos);
+    await releaseIO({ fifos, streams });
     throw err;
   }
 }

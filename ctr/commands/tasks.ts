@@ -227,6 +227,7 @@ export function register(program: Command): void {
           }
           const task = await newTask(client, container, { tty, nullIO: f.nullIo, fifoDir: f.fifoDir }, f.pivot === false);
           const attachment = f.detach ? undefined : new Attachment(task, con);
+          let deleted = false;
           try {
             const exited = f.detach ? undefined : task.wait();
             exited?.catch(() => undefined);
@@ -236,11 +237,12 @@ export function register(program: Command): void {
             attachment.started();
             const status = await attachment.wait(exited!);
             await deleteTask(task);
+            deleted = true;
             if (status.exit_status !== 0) throw new ExitStatus(status.exit_status);
           } finally {
             attachment?.stop();
             if (!f.detach) {
-              await deleteTask(task).catch(() => undefined);
+              if (!deleted) await deleteTask(task).catch(() => undefined);
               await task.releaseIO();
             }
           }

@@ -5,6 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { Command } from 'commander';
@@ -263,4 +264,14 @@ test('connect failure and --timeout read as ctr', async () => {
   r = await runBctr([...A(), '--timeout', '200ms', 'ns', 'ls']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /context deadline exceeded\n$/);
+});
+
+test('run -t without a terminal: ctr\'s error, the prepared FIFOs removed, --rm still removes the container', async (t) => {
+  if (process.stdin.isTTY) return t.skip('stdin is a terminal here');
+  const fifoDir = path.join(fake.dir, 'fifo');
+  const before = fake.callsTo('Containers.Delete').length;
+  const r = await runBctr([...A(), 'run', '--rm', '-t', '--fifo-dir', fifoDir, '--rootfs', '/r', 'tty1', '/bin/sh']);
+  assert.deepEqual([r.code, r.stderr], [1, 'ctr: provided file is not a console\n']);
+  assert.deepEqual(fs.readdirSync(fifoDir), []);
+  assert.equal(fake.callsTo('Containers.Delete').length, before + 1);
 });
