@@ -6,6 +6,7 @@
 import type { DaemonContext, DaemonPlugin } from './daemon';
 import { registerContainersService } from './containers/service';
 import { registerEventsService } from './events/service';
+import { registerHealthService } from './health/service';
 import { registerIntrospectionService, type PluginInfo } from './introspection/service';
 import { registerLeasesService } from './leases/service';
 import { registerNamespacesService } from './namespaces/service';
@@ -25,6 +26,7 @@ export function builtinPlugins(plugins: () => PluginInfo[]): DaemonPlugin[] {
     { name: 'containers', type: GRPC_PLUGIN, register: (s, ctx) => registerContainersService(s, ctx.store, ctx.events, ctx.log) },
     { name: 'events', type: GRPC_PLUGIN, register: (s, ctx) => registerEventsService(s, ctx.events) },
     { name: 'leases', type: GRPC_PLUGIN, register: (s, ctx) => registerLeasesService(s, ctx.store) },
+    { name: 'healthcheck', type: GRPC_PLUGIN, register: (s) => registerHealthService(s) },
   ];
 }
 
