@@ -168,3 +168,69 @@ test('malformed specs are InvalidArgument and leave nothing behind', { skip }, a
   await env.settled();
   assert.ok(fs.existsSync(env.berthd.state));
 });
+
+/** Unix socket inodes a process holds, with the path each is bound to ('' unbound, '@...' abstract). */
+function unixSocketsOf(pid: number): string[] {
+  const inodes = new Set<string>();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {}
+  }
+  const out: string[] = [];
+  for (const line of fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 7 && inodes.has(f[6]!)) out.push(f[7] ?? '');
+  }
+  return out;
+}
+
+test('security: path sockets only, socket and directory modes, no berthd or shim descriptor in the container', { skip }, async () => {
+  const id = randomId();
+  try {
+    const pid = await env.run(id, ['/bin/sleep', '1000']);
+    const bundle = path.join(env.berthd.state, 'tasks', 'default', id);
+    const shimPid = Number(fs.readFileSync(path.join(bundle, 'shim.pid'), 'utf8'));
+    const address = fs.readFileSync(path.join(bundle, 'address'), 'utf8').trim();
+    assert.equal(fs.statSync(path.dirname(address)).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(address).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(bundle).mode & 0o777, 0o700);
+    for (const p of [env.berthd.pid, shimPid]) {
+      for (const bound of unixSocketsOf(p)) assert.ok(!bound.startsWith('@'), `abstract socket ${bound} held by ${p}`);
+    }
+    // The kernel keeps the name the socket was bound to (berthd binds `<address>.tmp`, then renames it).
+    assert.ok(unixSocketsOf(shimPid).some((p) => p === address || p === `${address}.tmp`), 'the shim listens on its path socket');
+    const fds = fs.readdirSync(`/proc/${pid}/fd`).sort();
+    assert.deepEqual(fds, ['0', '1', '2'], 'only stdio in the container init');
+    for (const fd of fds) {
+      const target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+      assert.ok(!target.startsWith('socket:') && !target.includes('berth.db') && !target.includes(env.berthd.state + '/s/'), target);
+    }
+  } finally {
+    await env.remove(id);
+  }
+});
+
+test('bad exec ids are InvalidArgument and the task goes on', { skip }, async () => {
+  const id = randomId();
+  try {
+    await env.run(id, ['/bin/sleep', '1000']);
+    const spec = packJsonAny(OCI_PROCESS_TYPE_URL, { args: ['/bin/true'], cwd: '/', user: { uid: 0, gid: 0 } });
+    for (const bad of ['a..b', '-a', 'a-', '../x', 'é', 'x'.repeat(77)]) {
+      await assert.rejects(
+        env.tasks.Exec!({ container_id: id, exec_id: bad, stdin: '', stdout: '', stderr: '', terminal: false, spec }),
+        rejectsWith(status.INVALID_ARGUMENT),
+        bad,
+      );
+    }
+    await env.tasks.Exec!({ container_id: id, exec_id: 'x'.repeat(76), stdin: '', stdout: '', stderr: '', terminal: false, spec });
+    await env.tasks.DeleteProcess!({ container_id: id, exec_id: 'x'.repeat(76) });
+    for (const bad of ['a..b', '../x', '']) {
+      await assert.rejects(env.tasks.Create!(env.createTaskRequest(bad)), (err: any) => [status.INVALID_ARGUMENT, status.NOT_FOUND].includes(err.code), bad);
+    }
+    assert.equal(await env.status(id), 'RUNNING');
+  } finally {
+    await env.remove(id);
+  }
+});
