@@ -345,11 +345,11 @@ export class ShimManager {
   }
 
   /** Shuts the shim down (SIGKILL if it lingers), then removes its socket and bundle and forgets the task. */
-  async shutdownAndRemove(task: TaskShim): Promise<void> {
+  async shutdownAndRemove(task: TaskShim, now = false): Promise<void> {
     const shim = task.shim;
     await task.pump?.stop();
     if (task.client && shim && isProcessAlive(shim.pid, shim.startTime)) {
-      await task.client.shutdown(task.id, false, { timeoutMs: 2000 }).catch(() => {});
+      await task.client.shutdown(task.id, now, { timeoutMs: 2000 }).catch(() => {});
       if (!(await waitProcessGone(shim.pid, shim.startTime, 2000))) {
         task.log.warn('shim did not exit after shutdown; killing it', { pid: shim.pid });
         signalVerified(shim.pid, shim.startTime, 'SIGKILL');

@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { toTimestamp } from '../../proto/timestamp';
 import { isValidIdentifier } from '../../pkg/identifiers';
-import { messageOf } from '../../pkg/errdefs';
+import { isKind, messageOf } from '../../pkg/errdefs';
 import type { ShimManager } from './manager';
 import { TaskShim, taskKey } from './task-shim';
 import { BUNDLE_FILES } from './layout';
@@ -62,8 +62,12 @@ function readInit(task: TaskShim): void {
   task.initStartTime = facts.startTime;
 }
 
-/** Tries to reach a recorded shim: true when it answered State within the timeout. */
-async function connect(manager: ShimManager, task: TaskShim): Promise<boolean> {
+/**
+ * Tries to reach a recorded shim: `ok` when it answered State for the task within the timeout, `no-task`
+ * when it answered but serves no task (berthd died between spawning it and Create, or between Delete and
+ * Shutdown), `mute` otherwise.
+ */
+async function connect(manager: ShimManager, task: TaskShim): Promise<'ok' | 'no-task' | 'mute'> {
   const shim = task.shim!;
   task.client?.close();
   const client = new ShimClient(shim.address);
@@ -72,13 +76,24 @@ async function connect(manager: ShimManager, task: TaskShim): Promise<boolean> {
     await client.waitForReady(manager.connectTimeoutMs);
     const st = await client.state(task.id, '', { timeoutMs: manager.connectTimeoutMs });
     if (st.pid > 0 && task.initPid === 0) task.initPid = st.pid;
-    return true;
+    return 'ok';
   } catch (err) {
+    if (isKind(err, 'not-found') || isKind(err, 'failed-precondition')) return 'no-task';
     task.log.warn('shim did not answer', { address: shim.address, error: messageOf(err) });
     client.close();
     task.client = undefined;
-    return false;
+    return 'mute';
   }
+}
+
+/** A live shim without a task: publish what it had queued, shut it down, remove its files. */
+async function retireIdleShim(manager: ShimManager, task: TaskShim, publisher: EventPublisher): Promise<void> {
+  task.log.info('shim serves no task; shutting it down', { pid: task.shim!.pid });
+  if (task.ledger) replayShimEvents(task.bundle, task.namespace, task.ledger, publisher, task.log);
+  if (task.state === 'unreachable') task.transition('ready');
+  if (task.state === 'starting') task.transition('ready');
+  task.transition('deleting');
+  await manager.shutdownAndRemove(task, true);
 }
 
 async function containerExists(manager: ShimManager, task: TaskShim): Promise<boolean> {
@@ -122,7 +137,12 @@ async function retryUnreachable(manager: ShimManager, task: TaskShim, lastDelay:
     await manager.handleShimGone(task);
     return;
   }
-  if (await connect(manager, task)) {
+  const reached = await connect(manager, task);
+  if (reached === 'no-task') {
+    await retireIdleShim(manager, task, manager.opts.publisher);
+    return;
+  }
+  if (reached === 'ok') {
     task.transition('ready');
     manager.startPump(task, 0);
     task.log.info('shim reachable again', {});
@@ -168,7 +188,12 @@ async function reconnectOne(
     await cleanupDeadShim(manager, task, held);
     return;
   }
-  if (!(await connect(manager, task))) {
+  const reached = await connect(manager, task);
+  if (reached === 'no-task') {
+    await retireIdleShim(manager, task, held);
+    return;
+  }
+  if (reached === 'mute') {
     if (isProcessAlive(pid!, startTime)) {
       task.transition('ready');
       task.transition('unreachable');

@@ -419,3 +419,26 @@ test('pre-started shims: a create binds an idle one, the pool refills, close kil
   assert.deepEqual(fs.readdirSync(path.join(h.state, 'pool')), []);
   assert.deepEqual(fs.readdirSync(path.join(h.state, 's')), []);
 });
+
+test('a live shim that serves no task (berthd died mid-create) is shut down at start', async () => {
+  const h = harness();
+  const bundle = path.join(h.state, 'tasks', 'default', 'half');
+  fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
+  h.manager.layout.ensure();
+  h.addContainer('half');
+  const shim = await spawnShim({
+    binary: process.execPath,
+    args: [FAKE_SHIM, '--namespace', 'default', '--id', 'half', '--bundle', bundle],
+    address: h.manager.layout.newSocketPath(),
+    cwd: bundle,
+    logFile: path.join(bundle, 'shim.log'),
+    bundle,
+  });
+  spawnedPids.add(shim.pid);
+  await reconnectAll(h.manager);
+  await h.waitFor(() => !isProcessAlive(shim.pid, shim.startTime), 'idle shim gone');
+  assert.equal(fs.existsSync(bundle), false);
+  assert.deepEqual(fs.readdirSync(path.join(h.state, 's')), []);
+  assert.deepEqual(h.topics('half'), []);
+  await assert.rejects(h.logic.get('default', 'half', ''), code('not-found'));
+});
