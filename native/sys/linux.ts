@@ -27,6 +27,11 @@ interface Libc {
   memfd_create: Fn;
   fcntl_int: Fn;
   mkfifo: Fn;
+  socket: Fn;
+  connect: Fn;
+  sendmsg: Fn;
+  recvmsg: Fn;
+  close: Fn;
 }
 
 let libc: Libc | undefined;
@@ -37,6 +42,10 @@ function load(): Libc {
   const koffi = require('koffi') as Koffi;
   const lib = koffi.load('libc.so.6');
   koffi.struct('berth_winsize', { ws_row: 'uint16', ws_col: 'uint16', ws_xpixel: 'uint16', ws_ypixel: 'uint16' });
+  koffi.struct('berth_iovec', { base: 'void *', len: 'size_t' });
+  koffi.struct('berth_msghdr', {
+    name: 'void *', namelen: 'uint32', iov: 'berth_iovec *', iovlen: 'size_t', control: 'void *', controllen: 'size_t', flags: 'int',
+  });
   libc = {
     koffi,
     prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
@@ -53,6 +62,11 @@ function load(): Libc {
     memfd_create: lib.func('int memfd_create(const char *name, unsigned int flags)'),
     fcntl_int: lib.func('int fcntl(int fd, int cmd, int arg)'),
     mkfifo: lib.func('int mkfifo(const char *path, unsigned int mode)'),
+    socket: lib.func('int socket(int domain, int type, int protocol)'),
+    connect: lib.func('int connect(int fd, const void *addr, uint32 len)'),
+    sendmsg: lib.func('long sendmsg(int fd, const berth_msghdr *msg, int flags)'),
+    recvmsg: lib.func('long recvmsg(int fd, berth_msghdr *msg, int flags)'),
+    close: lib.func('int close(int fd)'),
   };
   return libc;
 }
@@ -190,4 +204,66 @@ export function sealMemfd(fd: number): void {
 
 export function mkfifo(path: string, mode: number): void {
   check(load().mkfifo(path, mode), 'mkfifo', path);
+}
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
+/** CMSG_SPACE(sizeof(int)) and CMSG_LEN(sizeof(int)) on 64-bit Linux */
+const CMSG_SPACE_INT = 24;
+const CMSG_LEN_INT = 20;
+
+function unixAddress(path: string): Buffer {
+  const addr = Buffer.alloc(110); // sockaddr_un: sa_family_t + sun_path[108]
+  if (Buffer.byteLength(path) > 107) throw Object.assign(new Error(`connect ${path}: ENAMETOOLONG`), { code: 'ENAMETOOLONG' });
+  addr.writeUInt16LE(AF_UNIX, 0);
+  addr.write(path, 2);
+  return addr;
+}
+
+/**
+ * Sends `fd` over a new connection to the unix stream socket at `socketPath` (SCM_RIGHTS), with `name` as
+ * the message's data, then closes the connection: runc's --console-socket protocol (the pty master, named
+ * by its slave's path). Blocking but bounded: a local connect and one small message.
+ */
+export function sendFdToSocket(socketPath: string, fd: number, name: string): void {
+  const c = load();
+  const sock = check(c.socket(AF_UNIX, SOCK_STREAM | O_CLOEXEC, 0), 'socket');
+  try {
+    check(c.connect(sock, unixAddress(socketPath), 110), 'connect', socketPath);
+    const data = Buffer.from(name || ' ');
+    const control = Buffer.alloc(CMSG_SPACE_INT);
+    control.writeBigUInt64LE(BigInt(CMSG_LEN_INT), 0);
+    control.writeInt32LE(SOL_SOCKET, 8);
+    control.writeInt32LE(SCM_RIGHTS, 12);
+    control.writeInt32LE(fd, 16);
+    const msg = { name: null, namelen: 0, iov: [{ base: data, len: data.length }], iovlen: 1, control, controllen: control.length, flags: 0 };
+    check(Number(c.sendmsg(sock, msg, MSG_NOSIGNAL)), 'sendmsg', socketPath);
+  } finally {
+    c.close(sock);
+  }
+}
+
+/**
+ * Receives one descriptor sent with SCM_RIGHTS on the connected socket `sock`, without blocking: null when
+ * nothing has arrived yet (EAGAIN). The received fd is close-on-exec; `data` is the message's payload.
+ */
+export function receiveFd(sock: number): { fd: number; data: string } | null {
+  const c = load();
+  const data = Buffer.alloc(4096);
+  const control = Buffer.alloc(CMSG_SPACE_INT);
+  const msg = { name: null, namelen: 0, iov: [{ base: data, len: data.length }], iovlen: 1, control, controllen: control.length, flags: 0 };
+  const MSG_CMSG_CLOEXEC = 0x40000000;
+  const n = Number(c.recvmsg(sock, msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
+  if (n < 0) {
+    if (c.koffi.errno() === osConstants.errno.EAGAIN) return null;
+    throw errnoError('recvmsg');
+  }
+  if (control.readInt32LE(8) !== SOL_SOCKET || control.readInt32LE(12) !== SCM_RIGHTS) {
+    throw Object.assign(new Error('recvmsg: no descriptor in the message'), { code: 'EBADMSG' });
+  }
+  return { fd: control.readInt32LE(16), data: data.subarray(0, n).toString() };
 }
