@@ -18,18 +18,32 @@ const tmp = (): string => {
   dirs.push(d);
   return d;
 };
-after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+after(() => {
+  for (const f of fifos) {
+    try {
+      fs.closeSync(fs.openSync(f, fs.constants.O_RDWR | fs.constants.O_NONBLOCK));
+    } catch {}
+  }
+  dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }));
+});
 
 const mkfifo = (p: string): string => {
   execFileSync('mkfifo', ['-m', '0600', p]);
   return p;
 };
 
-function readAll(p: string): Promise<string> {
+const fifos: string[] = [];
+/** Reads a FIFO to its end; `after` unblocks a reader still waiting for a writer, so a failure cannot hang. */
+function readAll(p: string, onChunk?: (c: string) => void, onOpen?: () => void): Promise<string> {
+  fifos.push(p);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const s = fs.createReadStream(p);
-    s.on('data', (c) => chunks.push(c as Buffer));
+    if (onOpen) s.once('open', onOpen);
+    s.on('data', (c) => {
+      chunks.push(c as Buffer);
+      onChunk?.(c.toString());
+    });
     s.on('end', () => resolve(Buffer.concat(chunks).toString()));
     s.on('error', reject);
   });
@@ -42,8 +56,12 @@ describe('shim io', () => {
     const fifo = mkfifo(path.join(tmp(), 'out'));
     const out = await FifoOutput.open(fifo); // nobody reads yet: must not block or fail
     out.write(Buffer.from('early\n'));
-    const text = readAll(fifo);
+    let opened!: () => void;
+    const isOpen = new Promise<void>((r) => (opened = r));
+    const text = readAll(fifo, undefined, opened);
     out.write(Buffer.from('late\n'));
+    // (the reader must have opened before the last writer closes: a FIFO nobody holds loses its data)
+    await isOpen;
     await out.end();
     assert.equal(await text, 'early\nlate\n');
   });
@@ -55,11 +73,12 @@ describe('shim io', () => {
     fs.closeSync(fd); // the client goes away
     for (let i = 0; i < 50; i++) out.write(Buffer.alloc(4096, 'x'));
     await new Promise((r) => setTimeout(r, 300));
-    const text = readAll(fifo); // a client comes back
-    await new Promise((r) => setTimeout(r, 50));
-    for (let i = 0; i < 10; i++) {
+    let got = '';
+    const text = readAll(fifo, (chunk) => (got += chunk)); // a client comes back
+    const deadline = Date.now() + 10_000;
+    while (!got.includes('again') && Date.now() < deadline) {
       out.write(Buffer.from('again\n')); // the FIFO is re-opened for the new reader (at most every 250 ms)
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 50));
     }
     await out.end();
     assert.match(await text, /again\n/);
