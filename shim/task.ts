@@ -87,7 +87,9 @@ export class Task {
     this.creating = true;
     try {
       const spec = await readSpec(this.identity.bundle);
-      const terminal = req.terminal || Boolean((spec.process as { terminal?: boolean } | undefined)?.terminal);
+      // The runtime makes a pty when the spec says so; the request's flag only has to agree.
+      const terminal = Boolean((spec.process as { terminal?: boolean } | undefined)?.terminal);
+      if (req.terminal !== terminal) this.log.warn('terminal flag differs from the spec; following the spec', { request: req.terminal, spec: terminal });
       const ctx: RuntimeContext = { ...this.identity, spec };
       this.runtime = selectRuntime(ctx, req.options, this.log);
       this.log.info('creating task', { runtime: this.runtime.name, rootfsMounts: req.rootfs.length });
@@ -137,7 +139,8 @@ export class Task {
     if (this.execs.has(execId)) throw new AlreadyExists(`id ${execId}`);
     init.state.check('exec');
     const processSpec = parseProcessSpec(execId, spec);
-    const terminal = io.terminal || Boolean(processSpec.terminal);
+    const terminal = Boolean(processSpec.terminal);
+    if (io.terminal !== terminal) this.log.warn('exec terminal flag differs from its spec; following the spec', { exec: execId, request: io.terminal });
     const p = new ExecProcess(this.deps(this.log.child({ exec: execId })), execId, processSpec, { ...io, terminal });
     this.execs.set(execId, p);
     await this.events.execAdded(this.identity.id, execId);

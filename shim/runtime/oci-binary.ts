@@ -9,18 +9,19 @@
  *     exec --process <bundle>/runc-exec-E.json --pid-file <bundle>/runc-exec-E.pid -d ID
  *
  * R is `Options.root/<namespace>` when given, else `<bundle>/runc-root`. The processes runc starts are
- * re-parented to the shim (child subreaper) and reaped by the native Reaper. Terminals (console socket) are not
- * supported with a binary yet: Create/Exec with a terminal is Unimplemented.
+ * re-parented to the shim (child subreaper) and reaped by the native Reaper. With a terminal, runc gets
+ * `--console-socket` and sends the pty master there (console-socket.ts).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { FailedPrecondition, Internal, NotFound, Unimplemented, messageOf, type BerthError } from '../../pkg/errdefs';
+import { FailedPrecondition, Internal, NotFound, messageOf, type BerthError } from '../../pkg/errdefs';
 import { encodeMessage } from '../../proto/loader';
 import type { Logger } from '../../pkg/log';
 import type { ProcessFds } from '../io/stdio';
 import { runcStatsToV1Metrics, type RuncStats } from './oci-stats';
 import { memoryCgroupOf, readOomKillCount, type MemoryCgroup } from './cgroup-oom';
 import { watchPid } from './reap';
+import { ConsoleSocket } from './console-socket';
 import type { ContainerRuntime, KillOptions, OciProcessSpec, RuntimeContext, RuntimeProcess } from './types';
 import { resizePty } from '../../native/runtime/terminal';
 
@@ -96,17 +97,23 @@ export class OciBinaryRuntime implements ContainerRuntime {
 
   async create(io: ProcessFds): Promise<RuntimeProcess> {
     const spec = this.ctx.spec as { process?: { terminal?: boolean } };
-    if (spec.process?.terminal) throw new Unimplemented(`task ${this.ctx.id}: terminal with OCI runtime ${this.name} is not supported`);
     const pidFile = this.pidFile('init.pid');
     const args = ['create', '--bundle', this.ctx.bundle, '--pid-file', pidFile];
     if (this.opts.no_pivot_root) args.push('--no-pivot');
     if (this.opts.no_new_keyring) args.push('--no-new-keyring');
-    args.push(this.ctx.id);
-    await this.run('create', args, { stdin: io.stdin ?? 'ignore', stdout: io.stdout ?? 'ignore', stderr: io.stderr ?? 'ignore' });
-    const pid = await readPidFile(pidFile);
-    this.initPid = pid;
-    this.memcg = await memoryCgroupOf(pid).catch(() => undefined);
-    return { pid, wait: () => watchPid(pid) };
+    const consoleSocket = spec.process?.terminal ? await ConsoleSocket.open() : undefined;
+    try {
+      if (consoleSocket) args.push('--console-socket', consoleSocket.path);
+      args.push(this.ctx.id);
+      await this.run('create', args, { stdin: io.stdin ?? 'ignore', stdout: io.stdout ?? 'ignore', stderr: io.stderr ?? 'ignore' });
+      const terminalMaster = consoleSocket ? await consoleSocket.receiveMaster() : undefined;
+      const pid = await readPidFile(pidFile);
+      this.initPid = pid;
+      this.memcg = await memoryCgroupOf(pid).catch(() => undefined);
+      return { pid, terminalMaster, wait: () => watchPid(pid) };
+    } finally {
+      consoleSocket?.close();
+    }
   }
 
   async start(): Promise<void> {
@@ -114,19 +121,20 @@ export class OciBinaryRuntime implements ContainerRuntime {
   }
 
   async exec(execId: string, spec: OciProcessSpec, io: ProcessFds): Promise<RuntimeProcess> {
-    if (spec.terminal) throw new Unimplemented(`exec ${execId}: terminal with OCI runtime ${this.name} is not supported`);
     const specFile = this.pidFile(`runc-exec-${execId}.json`);
     const pidFile = this.pidFile(`runc-exec-${execId}.pid`);
     await fs.writeFile(specFile, JSON.stringify(spec), { mode: 0o600 });
+    const consoleSocket = spec.terminal ? await ConsoleSocket.open() : undefined;
     try {
-      await this.run('exec', ['exec', '--process', specFile, '--pid-file', pidFile, '-d', this.ctx.id], {
-        stdin: io.stdin ?? 'ignore',
-        stdout: io.stdout ?? 'ignore',
-        stderr: io.stderr ?? 'ignore',
-      });
+      const args = ['exec', '--process', specFile, '--pid-file', pidFile, '-d'];
+      if (consoleSocket) args.push('--console-socket', consoleSocket.path);
+      args.push(this.ctx.id);
+      await this.run('exec', args, { stdin: io.stdin ?? 'ignore', stdout: io.stdout ?? 'ignore', stderr: io.stderr ?? 'ignore' });
+      const terminalMaster = consoleSocket ? await consoleSocket.receiveMaster() : undefined;
       const pid = await readPidFile(pidFile);
-      return { pid, wait: () => watchPid(pid) };
+      return { pid, terminalMaster, wait: () => watchPid(pid) };
     } finally {
+      consoleSocket?.close();
       await Promise.all([fs.rm(specFile, { force: true }), fs.rm(pidFile, { force: true })]);
     }
   }

@@ -309,10 +309,6 @@ export function defineShimSuite(backend: Backend): void {
     });
 
     it('runs with a terminal: pty output to stdout, ResizePty sets the window size', async (t) => {
-      if (backend.name === 'oci') {
-        t.skip('terminals need the console socket of the OCI runtime binary: not supported');
-        return;
-      }
       const c = await setup(t, ['sh', '-c', 'stty size; tty; read line; echo "got $line"'], ['stdin', 'stdout'], { terminal: true });
       if (!c) return;
       const out = readFifo(c.fifos.stdout!);
@@ -436,6 +432,23 @@ export function defineShimSuite(backend: Backend): void {
       assert.deepEqual(evs.filter((e) => e.topic === '/tasks/exit').map((e) => eventPayload(e).id).sort(), ['bg', c.id].sort());
       await c.call('Delete', { id: c.id, exec_id: 'bg' });
       await c.call('Delete', { id: c.id });
+    });
+
+    it('execs with a terminal', async (t) => {
+      const c = await setup(t, ['sleep', '1000'], ['stdout', 'execout']);
+      if (!c) return;
+      void readFifo(c.fifos.stdout!).catch(() => {});
+      await create(c);
+      await c.call('Start', { id: c.id });
+      const spec = packJsonAny(OCI_PROCESS_TYPE_URL, { terminal: true, args: ['sh', '-c', 'tty; stty size'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin:/usr/bin'], consoleSize: { height: 30, width: 90 } });
+      await c.call('Exec', { id: c.id, exec_id: 't1', stdout: c.fifos.execout, terminal: true, spec });
+      const out = readFifo(c.fifos.execout!);
+      await c.call('Start', { id: c.id, exec_id: 't1' });
+      assert.equal((await c.call('Wait', { id: c.id, exec_id: 't1' })).exit_status, 0);
+      // (native: the exec's pty comes from the host's devpts, so `tty` cannot name it inside the container)
+      assert.match((await out).replace(/\r/g, ''), /^(\/dev\/pts\/\d+|not a tty)\n30 90\n$/);
+      await c.call('Kill', { id: c.id, signal: 9 });
+      await c.call('Wait', { id: c.id });
     });
   });
 }
