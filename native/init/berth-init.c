@@ -17,8 +17,8 @@
  *      child with flags | CLONE_PARENT | SIGCHLD, so the child is the runtime's own child (the runtime
  *      process is its reaper), writes "pid <host pid>\n" and exits 0: no monitor stays behind.
  *   3. The child executes the remaining operations in order. "wait-go", when the runtime puts it there,
- *      blocks until the byte 'G' arrives (for work the runtime must do on the pid first; EOF or any other
- *      byte: exit 1 without a word, the runtime gave up).
+ *      writes "waiting\n" and blocks until the byte 'G' arrives (the runtime writes cgroup limits and runs
+ *      prestart hooks meanwhile; EOF or any other byte: exit 1 without a word, the runtime gave up).
  *   4. The operations after clone: unshare, mounts, pivot_root, hostname..., and
  *      then the last one, "exec": close every fd but 0-2 (CVE-2024-21626), rlimits, no_new_privs, user,
  *      capabilities, cwd, executable lookup. In init mode it writes "ready\n" and blocks on the start
@@ -164,6 +164,7 @@ static void join_cgroups(const struct op *op)
 
 static void wait_go(void)
 {
+	send_line("waiting");
 	char c = 0;
 	ssize_t n;
 	do
@@ -220,6 +221,10 @@ int main(int argc, char **argv)
 	unsigned long flags = (unsigned long)parse_u64(&cfg.ops[i], 1);
 	i++;
 
+	/* The child must not write on the socket before our "pid" line: it waits for EOF on this pipe. */
+	int order[2];
+	if (pipe2(order, O_CLOEXEC) < 0)
+		die_errno("pipe");
 	/* A fork (no new stack): the child continues below with a copy of everything parsed. */
 	pid_t pid = (pid_t)syscall(SYS_clone, flags | CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid < 0)
@@ -228,6 +233,11 @@ int main(int argc, char **argv)
 		send_line("pid %d", pid);
 		_exit(0);
 	}
+	close(order[1]);
+	char c;
+	while (read(order[0], &c, 1) < 0 && errno == EINTR)
+		;
+	close(order[0]);
 
 	for (; i < cfg.nops; i++)
 		run_child_op(&cfg.ops[i], is_init);

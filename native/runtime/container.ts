@@ -24,6 +24,7 @@ import { EXEC_FIFO, processAlive, pidStartTime, writeState, type ContainerStatus
 import { openPty, type PtyPair } from './terminal';
 import { cgroupResources } from './resources';
 import { signalNumber } from './signals';
+import { hooksOf, runHooks, type HookState } from './hooks';
 
 /** fds owned by the caller; the runtime dups them into the process (missing: /dev/null). */
 export interface ProcessIO {
@@ -54,6 +55,8 @@ export interface ContainerState {
 export interface RuntimeContext {
   stateRoot: string;
   initBinary: string;
+  /** false: never wait for container processes (berth-runc exits; the caller's subreaper collects them) */
+  reap?: boolean;
 }
 
 const SIGKILL = 9;
@@ -121,7 +124,7 @@ export class Container {
     await this.require('start', 'creating');
     const spec = this.st.spec;
     const proc = spec.process!;
-    const reaper = Reaper.get(); // subreaper and SIGCHLD before any child exists
+    const reaper = this.ctx.reap !== false ? Reaper.get() : undefined; // subreaper and SIGCHLD before any child exists
     const undo = new Cleanup();
     let pty: PtyPair | undefined;
     try {
@@ -153,12 +156,19 @@ export class Container {
         const pid = gotPid.value;
         undo.push(() => {
           killQuietly(pid, SIGKILL);
-          void reaper.watch(pid);
+          void reaper?.watch(pid);
         });
       }
       if (gotPid.status === 'rejected') throw gotPid.reason;
       if (applied.status === 'rejected') throw applied.reason;
       const pid = gotPid.value;
+      const hooks = hooksOf(spec);
+      if (hooks.prestart?.length || hooks.createRuntime?.length) {
+        await channel.waiting();
+        const state = this.hookState('creating', pid);
+        await runHooks('prestart', hooks.prestart, state);
+        await runHooks('createRuntime', hooks.createRuntime, state);
+      }
       channel.go();
       await channel.ready();
       this.initChannel = channel;
@@ -208,13 +218,26 @@ export class Container {
         channel.close();
       }
     }
+    const poststart = hooksOf(this.st.spec).poststart;
+    if (poststart?.length) {
+      await runHooks('poststart', poststart, this.hookState('running', this.st.pid)).catch((err) => {
+        this.log.warn('poststart hook failed', { error: messageOf(err) });
+      });
+    }
+  }
+
+  private hookState(status: string, pid: number): HookState {
+    return {
+      ociVersion: this.st.spec.ociVersion ?? '1.0.2', id: this.id, status, pid, bundle: this.st.bundle,
+      annotations: { ...this.st.annotations },
+    };
   }
 
   /** Runs a process inside the running container's namespaces and cgroup. */
   async exec(proc: OciProcess, io: ProcessIO = {}): Promise<Process> {
     await this.require('exec in', 'created', 'running');
     validateProcess(proc, 'process');
-    const reaper = Reaper.get();
+    const reaper = this.ctx.reap !== false ? Reaper.get() : undefined;
     const undo = new Cleanup();
     let pty: PtyPair | undefined;
     try {
@@ -229,7 +252,7 @@ export class Container {
       undo.push(() => channel.close());
       if (pty) fs.closeSync(pty.slave);
       const pid = await channel.pid();
-      void reaper.watch(pid);
+      void reaper?.watch(pid);
       undo.push(() => killQuietly(pid, SIGKILL));
       await channel.execed();
       channel.close();
@@ -315,6 +338,12 @@ export class Container {
       }
     }
     await cg.destroy();
+    const poststop = hooksOf(this.st.spec).poststop;
+    if (poststop?.length && status !== 'creating') {
+      await runHooks('poststop', poststop, this.hookState('stopped', 0)).catch((err) => {
+        this.log.warn('poststop hook failed', { error: messageOf(err) });
+      });
+    }
     fs.rmSync(this.dir, { recursive: true, force: true });
     this.st.status = 'stopped';
   }

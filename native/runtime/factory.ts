@@ -21,21 +21,25 @@ export interface FactoryOptions {
   initBinary?: string;
   /** default: /sys/fs/cgroup */
   cgroupRoot?: string;
+  /** default true: this process waits for container processes (Process.wait); false for berth-runc */
+  reap?: boolean;
 }
 
 export class Factory {
   readonly stateRoot: string;
   readonly initBinary: string;
   readonly cgroupRoot: string;
+  readonly reap: boolean;
 
   constructor(opts: FactoryOptions) {
     this.stateRoot = path.resolve(opts.stateRoot);
     this.initBinary = opts.initBinary ?? defaultInitBinary();
     this.cgroupRoot = opts.cgroupRoot ?? DEFAULT_CGROUP_ROOT;
+    this.reap = opts.reap ?? true;
   }
 
   private get ctx() {
-    return { stateRoot: this.stateRoot, initBinary: this.initBinary };
+    return { stateRoot: this.stateRoot, initBinary: this.initBinary, reap: this.reap };
   }
 
   async create(id: string, opts: { bundle: string; spec?: OciSpec }): Promise<Container> {

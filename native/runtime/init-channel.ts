@@ -1,10 +1,11 @@
 /**
  * Starting berth-init and speaking its protocol (native/init/berth-init.c, docs/init-protocol.md):
  *
- *   runtime → init   the configuration (one netstring); the byte 'G' ("go") if the configuration has a
- *                    "wait-go" operation (none today: berth-init joins the cgroups itself before cloning)
- *   init → runtime   "pid <host pid>\n", then "ready\n" (init only) or "error <message>\n"; EOF after that
- *                    without an error means the process exec'd (the socket is close-on-exec).
+ *   runtime → init   the configuration (one netstring); the byte 'G' ("go") after "waiting" when the
+ *                    configuration has a "wait-go" operation
+ *   init → runtime   "pid <host pid>\n", "waiting\n" (at wait-go: its namespaces exist), then "ready\n"
+ *                    (init only) or "error <message>\n"; EOF after that without an error means the process
+ *                    exec'd (the socket is close-on-exec).
  *
  * berth-init gets the process's stdio as fds 0-2 and the protocol socket as fd 3 (a socketpair made by
  * child_process for the 'pipe' slot). It exits right after reporting the pid: the container process is
@@ -24,6 +25,7 @@ export class InitChannel {
   private readonly lines: string[] = [];
   private ended = false;
   private spawnError: Error | undefined;
+  private sawWaiting = false;
   private wake: (() => void) | undefined;
 
   private constructor(private readonly child: ChildProcess, private readonly sock: Socket, private readonly what: string) {
@@ -92,6 +94,12 @@ export class InitChannel {
     return pid;
   }
 
+  /** Waits for "waiting" (the child reached wait-go: its namespaces exist). */
+  async waiting(): Promise<void> {
+    this.sawWaiting = true;
+    await this.expect('waiting');
+  }
+
   /** Waits for "ready" (init mode). */
   async ready(): Promise<void> {
     await this.expect('ready');
@@ -99,7 +107,7 @@ export class InitChannel {
 
   /** Waits for EOF (the process exec'd); an "error" line rejects. */
   async execed(timeoutMs = INIT_STEP_TIMEOUT_MS): Promise<void> {
-    const line = await this.next(timeoutMs);
+    const line = await this.nextFor('EOF', timeoutMs);
     if (line === null) return;
     throw this.failure(line);
   }
@@ -114,8 +122,18 @@ export class InitChannel {
     this.child.unref();
   }
 
+  /** The next line, skipping "waiting" unless `word` is it (awaited only when needed: prestart hooks). */
+  private async nextFor(word: string, timeoutMs?: number): Promise<string | null> {
+    const line = await this.next(timeoutMs);
+    if (line === 'waiting' && word !== 'waiting' && !this.sawWaiting) {
+      this.sawWaiting = true;
+      return this.next(timeoutMs);
+    }
+    return line;
+  }
+
   private async expect(word: string): Promise<string> {
-    const line = await this.next();
+    const line = await this.nextFor(word);
     if (line === null) throw new Internal(`${this.what}: berth-init exited before "${word}"`);
     if (line === word || line.startsWith(word + ' ')) return line;
     throw this.failure(line);

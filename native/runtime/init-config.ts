@@ -76,8 +76,9 @@ export function initOps(input: InitPlanInput): InitOp[] {
     if (ns) ops.push(['join', NAMESPACES[type].name, ns.path!]);
   }
   // The cgroup namespace is unshared by the child, inside its cgroups (so they are its namespace's root);
-  // so is the network namespace, off the path between berth-init's start and its "pid" report.
-  const UNSHARED_LATER: NamespaceType[] = ['cgroup', 'network'];
+  // so is the network namespace, off the path between berth-init's start and its "pid" report; and the time
+  // namespace, whose flag clone(2) cannot take (it overlaps the exit-signal byte; it applies from execve on).
+  const UNSHARED_LATER: NamespaceType[] = ['cgroup', 'network', 'time'];
   const cloneFlags = namespaces
     .filter((n) => !n.path && !UNSHARED_LATER.includes(n.type))
     .reduce((f, n) => f | NAMESPACES[n.type].flag, 0);
@@ -85,6 +86,7 @@ export function initOps(input: InitPlanInput): InitOp[] {
   const privateCgroupNs = namespaces.some((n) => n.type === 'cgroup' && !n.path);
   if (privateCgroupNs) ops.push(['unshare', 'cgroup']);
   if (namespaces.some((n) => n.type === 'network' && !n.path)) ops.push(['unshare', 'net']);
+  if (namespaces.some((n) => n.type === 'time' && !n.path)) ops.push(['unshare', 'time']);
   if (input.waitGo) ops.push(['wait-go']);
   ops.push(['setsid']);
   if (proc.terminal) ops.push(['ctty']);

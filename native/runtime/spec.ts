@@ -8,6 +8,7 @@ import { InvalidArgument, NotFound, messageOf } from '../../pkg/errdefs';
 import type { NamespaceType, OciProcess, OciSpec } from './spec-types';
 import { capabilityMask } from './capabilities';
 import { rlimitNumber } from './rlimits';
+import { validateHooks } from './hooks';
 
 /** Reads `<bundle>/config.json`. */
 export async function readBundleSpec(bundle: string): Promise<OciSpec> {
@@ -122,6 +123,7 @@ export async function validateSpec(spec: OciSpec, bundle: string): Promise<strin
   if (linux.rootfsPropagation !== undefined && !propagations.includes(linux.rootfsPropagation)) {
     fail('linux.rootfsPropagation', `unknown propagation "${linux.rootfsPropagation}"`);
   }
+  validateHooks(spec);
   let st;
   try {
     st = await fs.stat(rootfs);

@@ -99,3 +99,40 @@ describe('runtime: more spec coverage', { skip }, () => {
     await c.destroy();
   });
 });
+
+describe('runtime: hooks', { skip }, () => {
+  let fx: RuntimeFixture;
+  before(async () => {
+    fx = await runtimeFixture();
+  });
+  after(async () => {
+    await fx?.cleanup();
+  });
+
+  it('runs prestart after the namespaces exist, poststart after run, poststop at destroy, with the state on stdin', async () => {
+    const out = `${fx.dir}/hooks`;
+    const script = (name: string): string =>
+      `cat > ${out}.${name}.json; pid=$(sed -e 's/.*"pid":\\([0-9]*\\).*/\\1/' ${out}.${name}.json); readlink /proc/$pid/ns/net > ${out}.${name}.net 2>/dev/null; true`;
+    const hook = (name: string) => ({ path: '/bin/sh', args: ['sh', '-c', script(name)], env: ['PATH=/bin:/usr/bin'], timeout: 10 });
+    const { spec } = fx.spec({ args: ['sh', '-c', 'readlink /proc/self/ns/net'] });
+    spec.hooks = { prestart: [hook('prestart')], poststart: [hook('poststart')], poststop: [hook('poststop')] };
+    const r = await fx.runToEnd(spec);
+    const prestart = JSON.parse(fs.readFileSync(`${out}.prestart.json`, 'utf8')) as { status: string; pid: number; id: string; bundle: string };
+    assert.equal(prestart.status, 'creating');
+    assert.ok(prestart.pid > 0);
+    assert.equal(prestart.bundle, fx.bundle);
+    assert.equal(fs.readFileSync(`${out}.prestart.net`, 'utf8'), r.stdout, 'the hook saw the container network namespace');
+    assert.equal(JSON.parse(fs.readFileSync(`${out}.poststart.json`, 'utf8')).status, 'running');
+    assert.equal(JSON.parse(fs.readFileSync(`${out}.poststop.json`, 'utf8')).status, 'stopped');
+  });
+
+  it('a failing prestart hook fails start and leaves nothing running', async () => {
+    const { spec } = fx.spec({ args: ['true'] });
+    spec.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'echo nope >&2; exit 3'] }] };
+    const c = await fx.create(spec);
+    await assert.rejects(c.start({}), /prestart hook \/bin\/sh: exited with 3: nope/);
+    assert.equal((await c.state()).status, 'creating');
+    await c.destroy();
+    for (const h of ['pids', 'memory']) assert.equal(fs.existsSync(`/sys/fs/cgroup/${h}${spec.linux!.cgroupsPath}`), false);
+  });
+});

@@ -21,19 +21,28 @@ const skip = haveInit ? false : 'berth-init is not built (npm run build:native)'
 describe('berth-init protocol (no namespaces)', { skip }, () => {
   let dir: string;
   let exe: string;
+  const opened: InitChannel[] = [];
+  const start = (mode: 'init' | 'exec', config: Buffer, stdio: ['ignore' | number, 'ignore' | number, 'ignore' | number]): InitChannel => {
+    const ch = InitChannel.start(exe, mode, config, stdio, 'test');
+    opened.push(ch);
+    return ch;
+  };
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-test-proto-'));
     exe = sealedInitBinary(defaultInitBinary());
     Reaper.get();
   });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  after(() => {
+    for (const ch of opened) ch.close(); // a failed test must not keep the event loop alive
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   const proc = (args: string[]): InitOp[] => [['cwd', '/'], ['env', 'PATH=/bin:/usr/bin', 'X=1'], ['args', ...args], ['exec']];
 
   it('exec mode: pid, wait-go, exec; EOF means the exec succeeded', async () => {
     const outFile = path.join(dir, 'out1');
     const out = fs.openSync(outFile, 'w');
-    const ch = InitChannel.start(exe, 'exec', encodeConfig([['clone', '0'], ['wait-go'], ['setsid'], ...proc(['/bin/sh', '-c', 'echo $X $HOME; ls /proc/self/fd | wc -l; exit 3'])]), ['ignore', out, out], 'test');
+    const ch = start('exec', encodeConfig([['clone', '0'], ['wait-go'], ['setsid'], ...proc(['/bin/sh', '-c', 'echo $X $HOME; ls /proc/self/fd | wc -l; exit 3'])]), ['ignore', out, out]);
     fs.closeSync(out);
     const pid = await ch.pid();
     ch.go();
@@ -51,7 +60,7 @@ describe('berth-init protocol (no namespaces)', { skip }, () => {
     mkfifo(fifo, 0o600);
     const outFile = path.join(dir, 'out2');
     const out = fs.openSync(outFile, 'w');
-    const ch = InitChannel.start(exe, 'init', encodeConfig([['clone', '0'], ['fifo', fifo], ...proc(['/bin/echo', 'started'])]), ['ignore', out, 'ignore'], 'test');
+    const ch = start('init', encodeConfig([['clone', '0'], ['fifo', fifo], ...proc(['/bin/echo', 'started'])]), ['ignore', out, 'ignore']);
     fs.closeSync(out);
     const pid = await ch.pid();
     await ch.ready();
@@ -67,18 +76,18 @@ describe('berth-init protocol (no namespaces)', { skip }, () => {
   });
 
   it('reports errors: a malformed configuration, an unknown operation, a missing executable', async () => {
-    const bad = InitChannel.start(exe, 'exec', Buffer.from('3:abc,'), ['ignore', 'ignore', 'ignore'], 'test');
+    const bad = start('exec', Buffer.from('3:abc,'), ['ignore', 'ignore', 'ignore']);
     try {
       await assert.rejects(bad.pid(), /configuration: malformed netstring/);
     } finally {
       bad.close();
     }
-    const unknown = InitChannel.start(exe, 'exec', encodeConfig([['clone', '0'], ['frobnicate']]), ['ignore', 'ignore', 'ignore'], 'test');
+    const unknown = start('exec', encodeConfig([['clone', '0'], ['frobnicate']]), ['ignore', 'ignore', 'ignore']);
     const pid = await unknown.pid();
     await assert.rejects(unknown.execed(), /unknown operation frobnicate/);
     unknown.close();
     assert.equal((await Reaper.get().watch(pid)).exitStatus, 1);
-    const missing = InitChannel.start(exe, 'exec', encodeConfig([['clone', '0'], ...proc(['no-such-program'])]), ['ignore', 'ignore', 'ignore'], 'test');
+    const missing = start('exec', encodeConfig([['clone', '0'], ...proc(['no-such-program'])]), ['ignore', 'ignore', 'ignore']);
     const pid2 = await missing.pid();
     await assert.rejects(missing.execed(), { name: 'NotFound', message: /executable file not found in \$PATH/ });
     missing.close();

@@ -1,0 +1,90 @@
+/**
+ * OCI hooks run by the runtime in its own namespaces, with the container's state as JSON on stdin:
+ * prestart and createRuntime (after the namespaces exist, before the init mounts and pivots: docker's
+ * libnetwork-setkey configures the network namespace here), poststart (after run; failures are logged),
+ * poststop (at destroy; failures are logged). createContainer and startContainer (hooks run inside the
+ * container) are not supported yet.
+ */
+import { spawn } from 'node:child_process';
+import { DeadlineExceeded, Internal, InvalidArgument } from '../../pkg/errdefs';
+
+export interface OciHook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+export interface OciHooks {
+  prestart?: OciHook[];
+  createRuntime?: OciHook[];
+  createContainer?: OciHook[];
+  startContainer?: OciHook[];
+  poststart?: OciHook[];
+  poststop?: OciHook[];
+}
+
+/** The state document hooks receive (runtime-spec "state"). */
+export interface HookState {
+  ociVersion: string;
+  id: string;
+  status: string;
+  pid?: number;
+  bundle: string;
+  annotations: Record<string, string>;
+}
+
+const DEFAULT_HOOK_TIMEOUT_S = 60;
+
+export function hooksOf(spec: { hooks?: unknown }): OciHooks {
+  const h = spec.hooks;
+  if (h === undefined || h === null) return {};
+  if (typeof h !== 'object') throw new InvalidArgument('hooks: must be an object');
+  return h as OciHooks;
+}
+
+export function validateHooks(spec: { hooks?: unknown }): void {
+  const hooks = hooksOf(spec);
+  for (const [kind, list] of Object.entries(hooks)) {
+    if (!Array.isArray(list)) throw new InvalidArgument(`hooks.${kind}: must be a list`);
+    list.forEach((hook: OciHook, i) => {
+      if (!hook || typeof hook.path !== 'string' || !hook.path.startsWith('/')) throw new InvalidArgument(`hooks.${kind}[${i}].path: must be an absolute path`);
+      if (hook.timeout !== undefined && !(Number.isInteger(hook.timeout) && hook.timeout > 0)) throw new InvalidArgument(`hooks.${kind}[${i}].timeout: must be a positive integer`);
+    });
+  }
+}
+
+/** Runs one hook; rejects when it fails or times out. */
+export function runHook(kind: string, hook: OciHook, state: HookState): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const env = Object.fromEntries((hook.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+    const args = hook.args ?? [hook.path];
+    const child = spawn(hook.path, args.slice(1), { argv0: args[0] ?? hook.path, env, stdio: ['pipe', 'ignore', 'pipe'] });
+    const what = `container ${state.id}: ${kind} hook ${hook.path}`;
+    let stderr = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => {
+      if (stderr.length < 4096) stderr += d;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new DeadlineExceeded(`${what}: timed out after ${hook.timeout ?? DEFAULT_HOOK_TIMEOUT_S} s`));
+    }, (hook.timeout ?? DEFAULT_HOOK_TIMEOUT_S) * 1000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new Internal(`${what}: ${err.message}`, { cause: err }));
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Internal(`${what}: ${signal ? `killed by ${signal}` : `exited with ${code}`}${stderr ? `: ${stderr.trim()}` : ''}`));
+    });
+    child.stdin!.on('error', () => {}); // a hook that does not read its stdin
+    child.stdin!.end(JSON.stringify(state));
+  });
+}
+
+/** Runs hooks in order; the first failure stops them. */
+export async function runHooks(kind: string, hooks: OciHook[] | undefined, state: HookState): Promise<void> {
+  for (const hook of hooks ?? []) await runHook(kind, hook, state);
+}
