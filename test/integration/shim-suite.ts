@@ -325,7 +325,7 @@ export function defineShimSuite(backend: Backend): void {
       await c.call('Delete', { id: c.id });
     });
 
-    it('survives a client that goes away: the container keeps running, its output is dropped, no SIGPIPE', async (t) => {
+    it('survives a client that goes away (and SIGHUP/SIGPIPE/SIGTERM while running): the container keeps running, its output is dropped, no SIGPIPE', async (t) => {
       const c = await setup(t, ['sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); sleep 0.01; done; exit 4']);
       if (!c) return;
       const reader = fs.createReadStream(c.fifos.stdout!);
@@ -335,6 +335,7 @@ export function defineShimSuite(backend: Backend): void {
       await firstData;
       reader.destroy(); // the client goes away mid-stream
       c.shim.client.close(); // and its connection too
+      for (const sig of ['SIGHUP', 'SIGPIPE', 'SIGTERM'] as const) process.kill(c.shim.pid, sig); // a dying daemon's session
       const client2 = new ShimClient(c.shim.address);
       t.after(() => client2.close());
       assert.equal((await client2.call('Wait', { id: c.id })).exit_status, 4, 'exited normally, not killed by SIGPIPE');
