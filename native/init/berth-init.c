@@ -43,6 +43,8 @@
 #include <unistd.h>
 
 #include "berth-init.h"
+#include "hooks.h"
+#include "seccomp.h"
 
 int sync_fd = 3;
 int pivoted;
@@ -189,7 +191,7 @@ static void run_child_op(const struct op *op, int is_init)
 		wait_go();
 	} else if (strcmp(name, "exec") == 0) {
 		finalize_and_exec(is_init);
-	} else if (!rootfs_op(op) && !process_op(op)) {
+	} else if (!rootfs_op(op) && !process_op(op) && !seccomp_op(op) && !hooks_op(op)) {
 		die("unknown operation %s", name);
 	}
 }
