@@ -9,6 +9,7 @@
  *   oom-score-adj <n>          applied at once
  *   ctty                       fd 0 (the pty slave) becomes the controlling terminal, at once
  *   fifo <path>                the start barrier (init only), opened at once, before pivot_root
+ *   pty <rows> <cols> [console]  a pty from the container's /dev/ptmx as fds 0-2 (see open_pty), at once
  *
  * Start barrier: the init opens the exec FIFO read-only and non-blocking, reports "ready", then polls it.
  * Whoever starts the container (the runtime's run(), possibly another process) opens it write-only and
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -54,6 +56,48 @@ static int has_caps;
 static uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
 static int no_new_privs;
 static int fifo_fd = -1;
+
+/*
+ * "pty <rows> <cols> [console]": a pty from the container's own /dev/ptmx (so `tty` names it inside). The
+ * master's number goes to the runtime ("pty <fd>"), which copies it with pidfd_getfd(2) and answers 'G';
+ * the slave becomes fds 0-2 (and, for the init, is bound onto /dev/console).
+ */
+static void open_pty(const struct op *op)
+{
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		die_errno("open /dev/ptmx");
+	char name[64];
+	if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0)
+		die_errno("unlock pty");
+	int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		die_errno("open %s", name);
+	struct winsize ws = { (unsigned short)parse_u64(op, 1), (unsigned short)parse_u64(op, 2), 0, 0 };
+	if (ws.ws_row > 0 && ws.ws_col > 0 && ioctl(master, TIOCSWINSZ, &ws) < 0)
+		die_errno("set the pty size");
+	if (op->argc > 3 && strcmp(op->argv[3], "console") == 0) {
+		int f = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (f >= 0)
+			close(f);
+		if (mount(name, "/dev/console", NULL, MS_BIND, NULL) < 0)
+			die_errno("bind %s on /dev/console", name);
+	}
+	send_line("pty %d", master);
+	char c = 0;
+	ssize_t r;
+	do
+		r = read(sync_fd, &c, 1);
+	while (r < 0 && errno == EINTR);
+	if (r != 1 || c != 'G')
+		_exit(1);
+	close(master);
+	for (int fd = 0; fd < 3; fd++)
+		if (dup2(slave, fd) < 0)
+			die_errno("dup2 pty");
+	if (slave > 2)
+		close(slave);
+}
 
 int process_op(const struct op *op)
 {
@@ -103,6 +147,8 @@ int process_op(const struct op *op)
 	} else if (strcmp(n, "ctty") == 0) {
 		if (ioctl(0, TIOCSCTTY, 0) < 0)
 			die_errno("set controlling terminal");
+	} else if (strcmp(n, "pty") == 0) {
+		open_pty(op);
 	} else if (strcmp(n, "fifo") == 0) {
 		fifo_fd = open(op->argv[1], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 		if (fifo_fd < 0)

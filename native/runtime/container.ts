@@ -12,9 +12,9 @@ import { Cleanup } from '../../pkg/cleanup';
 import { FailedPrecondition, Internal, InvalidArgument, NotFound, messageOf } from '../../pkg/errdefs';
 import { getLogger, type Logger } from '../../pkg/log';
 import { openCgroup, type CgroupManager, type CgroupMetrics } from '../cgroups';
-import { kill as sysKill, mkfifo } from '../sys/linux';
+import { copyFdOf, kill as sysKill, mkfifo } from '../sys/linux';
 import { readHostCgroupMounts } from './cgroup-mounts';
-import { encodeConfig, execOps, initOps } from './init-config';
+import { encodeConfig, execOps, hasDevpts, initOps } from './init-config';
 import { InitChannel } from './init-channel';
 import { sealedInitBinary } from './init-binary';
 import { Reaper, type ExitStatus } from './reaper';
@@ -127,6 +127,7 @@ export class Container {
     const reaper = this.ctx.reap !== false ? Reaper.get() : undefined; // subreaper and SIGCHLD before any child exists
     const undo = new Cleanup();
     let pty: PtyPair | undefined;
+    let master: number | undefined;
     try {
       fs.rmSync(this.execFifo, { force: true });
       mkfifo(this.execFifo, 0o622);
@@ -134,10 +135,11 @@ export class Container {
       const cg = await this.cgroup();
       await cg.create();
       undo.push(() => cg.destroy());
-      if (proc.terminal) {
+      // A terminal comes from the container's own devpts when it has one (berth-init's "pty"), else from ours.
+      if (proc.terminal && !hasDevpts(spec)) {
         pty = openPty(proc.consoleSize);
-        const master = pty.master;
-        undo.push(() => fs.closeSync(master));
+        master = pty.master;
+        undo.push(() => fs.closeSync(pty!.master));
       }
       const hasCgroupMount = (spec.mounts ?? []).some((m) => m.type === 'cgroup' || m.type === 'cgroup2');
       const ops = initOps({
@@ -170,6 +172,11 @@ export class Container {
         await runHooks('createRuntime', hooks.createRuntime, state);
       }
       channel.go();
+      if (proc.terminal && !pty) {
+        master = copyFdOf(pid, await channel.pty());
+        undo.push(() => fs.closeSync(master!));
+        channel.go();
+      }
       await channel.ready();
       this.initChannel = channel;
       this.st.pid = pid;
@@ -178,7 +185,7 @@ export class Container {
       await this.save();
       undo.release();
       this.log.debug('container created', { pid });
-      return makeProcess(pid, pty?.master);
+      return makeProcess(pid, master);
     } catch (err) {
       await undo.run();
       throw err;
@@ -240,24 +247,31 @@ export class Container {
     const reaper = this.ctx.reap !== false ? Reaper.get() : undefined;
     const undo = new Cleanup();
     let pty: PtyPair | undefined;
+    let master: number | undefined;
     try {
-      if (proc.terminal) {
+      const containerPty = !!proc.terminal && hasDevpts(this.st.spec);
+      if (proc.terminal && !containerPty) {
         pty = openPty(proc.consoleSize);
-        const master = pty.master;
-        undo.push(() => fs.closeSync(master));
+        master = pty.master;
+        undo.push(() => fs.closeSync(pty!.master));
       }
       const cg = await this.cgroup();
-      const ops = execOps(this.st.spec, this.st.pid, proc, cg.selfJoinFiles());
+      const ops = execOps(this.st.spec, this.st.pid, proc, cg.selfJoinFiles(), containerPty);
       const channel = InitChannel.start(sealedInitBinary(this.ctx.initBinary), 'exec', encodeConfig(ops), this.stdio(io, pty), `container ${this.id}: exec`);
       undo.push(() => channel.close());
       if (pty) fs.closeSync(pty.slave);
       const pid = await channel.pid();
       void reaper?.watch(pid);
       undo.push(() => killQuietly(pid, SIGKILL));
+      if (containerPty) {
+        master = copyFdOf(pid, await channel.pty());
+        undo.push(() => fs.closeSync(master!));
+        channel.go();
+      }
       await channel.execed();
       channel.close();
       undo.release();
-      return makeProcess(pid, pty?.master);
+      return makeProcess(pid, master);
     } catch (err) {
       await undo.run();
       throw err;

@@ -3,7 +3,9 @@
  *
  *   runtime → init   the configuration (one netstring); the byte 'G' ("go") after "waiting" when the
  *                    configuration has a "wait-go" operation
- *   init → runtime   "pid <host pid>\n", "waiting\n" (at wait-go: its namespaces exist), then "ready\n"
+ *   init → runtime   "pid <host pid>\n", "waiting\n" (at wait-go: its namespaces exist), "pty <fd>\n" (a pty
+ *                    made in the container: the runtime copies the master with pidfd_getfd, then sends 'G'),
+ *                    then "ready\n"
  *                    (init only) or "error <message>\n"; EOF after that without an error means the process
  *                    exec'd (the socket is close-on-exec).
  *
@@ -98,6 +100,14 @@ export class InitChannel {
   async waiting(): Promise<void> {
     this.sawWaiting = true;
     await this.expect('waiting');
+  }
+
+  /** Waits for "pty <fd>": the number of the pty master in the child (copy it, then send go). */
+  async pty(): Promise<number> {
+    const line = await this.expect('pty');
+    const fd = Number(line.slice(4));
+    if (!Number.isInteger(fd) || fd < 0) throw new Internal(`${this.what}: berth-init sent "${line}"`);
+    return fd;
   }
 
   /** Waits for "ready" (init mode). */

@@ -53,7 +53,7 @@ export interface InitPlanInput {
   rootfs: string;
   /** the exec FIFO (start barrier) */
   execFifo: string;
-  /** pty slave path when process.terminal */
+  /** pty slave path when process.terminal and the pty is the runtime's (no devpts mount in the spec) */
   consoleSlave?: string;
   cgroupRoot: string;
   hostCgroupMounts: readonly HostCgroupMount[];
@@ -89,7 +89,8 @@ export function initOps(input: InitPlanInput): InitOp[] {
   if (namespaces.some((n) => n.type === 'time' && !n.path)) ops.push(['unshare', 'time']);
   if (input.waitGo) ops.push(['wait-go']);
   ops.push(['setsid']);
-  if (proc.terminal) ops.push(['ctty']);
+  const containerPty = proc.terminal && !input.consoleSlave;
+  if (proc.terminal && !containerPty) ops.push(['ctty']);
   if (proc.oomScoreAdj !== undefined) ops.push(['oom-score-adj', String(proc.oomScoreAdj)]);
 
   const rootProp = linux.rootfsPropagation ? propagationFlags(linux.rootfsPropagation) : MS_SLAVE | MS_REC;
@@ -116,14 +117,28 @@ export function initOps(input: InitPlanInput): InitOp[] {
   for (const p of linux.maskedPaths ?? []) ops.push(['mask', p]);
   if (spec.root?.readonly) ops.push(['remount-root-ro']);
   if (linux.rootfsPropagation) ops.push(['rootprop', String(propagationFlags(linux.rootfsPropagation))]);
+  if (containerPty) ops.push(ptyOp(proc, true), ['ctty']);
   if (spec.hostname) ops.push(['hostname', spec.hostname]);
   if (spec.domainname) ops.push(['domainname', spec.domainname]);
   ops.push(...processOps(proc));
   return ops;
 }
 
-/** What an exec'd process does: join every namespace of the container's init, then the process. */
-export function execOps(spec: OciSpec, initPid: number, proc: OciProcess, cgroupJoinFiles: readonly string[] = []): InitOp[] {
+/** True when the spec mounts a devpts: terminals are then made from the container's own /dev/ptmx. */
+export function hasDevpts(spec: OciSpec): boolean {
+  return (spec.mounts ?? []).some((m) => m.type === 'devpts');
+}
+
+function ptyOp(proc: OciProcess, console: boolean): InitOp {
+  const size = proc.consoleSize;
+  return ['pty', String(size?.height ?? 0), String(size?.width ?? 0), ...(console ? ['console'] : [])];
+}
+
+/**
+ * What an exec'd process does: join every namespace of the container's init, then the process. With a
+ * terminal and `containerPty`, the pty comes from the container's /dev/ptmx (else the runtime passes one).
+ */
+export function execOps(spec: OciSpec, initPid: number, proc: OciProcess, cgroupJoinFiles: readonly string[] = [], containerPty = false): InitOp[] {
   const types = new Set((spec.linux?.namespaces ?? []).map((n) => n.type));
   const ops: InitOp[] = [];
   if (cgroupJoinFiles.length) ops.push(['cgroup-join', ...cgroupJoinFiles]);
@@ -133,6 +148,7 @@ export function execOps(spec: OciSpec, initPid: number, proc: OciProcess, cgroup
   }
   ops.push(['clone', '0']);
   ops.push(['setsid']);
+  if (proc.terminal && containerPty) ops.push(ptyOp(proc, false));
   if (proc.terminal) ops.push(['ctty']);
   if (proc.oomScoreAdj !== undefined) ops.push(['oom-score-adj', String(proc.oomScoreAdj)]);
   ops.push(...processOps(proc));

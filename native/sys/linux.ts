@@ -24,6 +24,7 @@ interface Libc {
   mount: Fn;
   umount2: Fn;
   syscall_int: Fn;
+  syscall_3: Fn;
   memfd_create: Fn;
   fcntl_int: Fn;
   mkfifo: Fn;
@@ -59,6 +60,7 @@ function load(): Libc {
     mount: lib.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)'),
     umount2: lib.func('int umount2(const char *target, int flags)'),
     syscall_int: lib.func('long syscall(long nr, int a1, unsigned int a2)'),
+    syscall_3: lib.func('long syscall(long nr, int a1, int a2, unsigned int a3)'),
     memfd_create: lib.func('int memfd_create(const char *name, unsigned int flags)'),
     fcntl_int: lib.func('int fcntl(int fd, int cmd, int arg)'),
     mkfifo: lib.func('int mkfifo(const char *path, unsigned int mode)'),
@@ -178,6 +180,22 @@ const SYS_pidfd_open = 434;
 /** A pidfd for pid (close-on-exec), to signal or poll a process without pid-reuse races. */
 export function pidfdOpen(pid: number): number {
   return check(Number(load().syscall_int(SYS_pidfd_open, pid, 0)), 'pidfd_open', String(pid));
+}
+
+const SYS_pidfd_getfd = 438;
+/** A copy (close-on-exec) of descriptor `targetFd` of the process behind `pidfd` (needs ptrace rights). */
+export function pidfdGetfd(pidfd: number, targetFd: number): number {
+  return check(Number(load().syscall_3(SYS_pidfd_getfd, pidfd, targetFd, 0)), 'pidfd_getfd', String(targetFd));
+}
+
+/** A copy of descriptor `fd` of process `pid`. */
+export function copyFdOf(pid: number, fd: number): number {
+  const pidfd = pidfdOpen(pid);
+  try {
+    return pidfdGetfd(pidfd, fd);
+  } finally {
+    closeFd(pidfd);
+  }
 }
 
 const MFD_CLOEXEC = 1;

@@ -73,15 +73,15 @@ describe('runtime: exec, terminal, pause', { skip }, () => {
   });
 
   it('exec with a terminal gets a pty as controlling terminal', async () => {
-    const p = await c.exec({ args: ['sh', '-c', '[ -t 0 ] && [ -t 1 ] && echo is-a-tty; stty size'], cwd: '/', user: { uid: 0, gid: 0 }, terminal: true, consoleSize: { width: 100, height: 40 } }, {});
+    const p = await c.exec({ args: ['sh', '-c', 'tty; stty size'], cwd: '/', user: { uid: 0, gid: 0 }, terminal: true, consoleSize: { width: 100, height: 40 } }, {});
     assert.ok(p.terminalMaster !== undefined);
     const out = readAll(p.terminalMaster!);
     const st = await withTimeout(p.wait(), 10_000, 'exec exit');
     const text = await withTimeout(out, 10_000, 'pty output');
     fs.closeSync(p.terminalMaster!);
     assert.equal(st.exitStatus, 0, text);
-    // The pty lives on the host's devpts, so `tty` cannot name it inside the container (known limitation).
-    assert.match(text, /is-a-tty/);
+    // the pty comes from the container's own devpts, so `tty` names it there
+    assert.match(text, /^\/dev\/pts\/\d+\r?$/m);
     assert.match(text, /40 100/);
   });
 
@@ -111,8 +111,11 @@ describe('runtime: init with a terminal', { skip }, () => {
     await fx?.cleanup();
   });
 
-  it('the init gets the pty as stdio and /dev/console', async () => {
-    const c = await fx.create(fx.spec({ args: ['sh', '-c', 'tty; stty size; ls -l /dev/console'], terminal: true }).spec);
+  for (const devpts of [true, false]) {
+  it(`the init gets the pty as stdio and /dev/console (${devpts ? "from the container's devpts" : 'no devpts: from the host'})`, async () => {
+    const { spec } = fx.spec({ args: ['sh', '-c', 'tty; stty size; ls -l /dev/console'], terminal: true });
+    if (!devpts) spec.mounts = spec.mounts!.filter((m) => m.type !== 'devpts');
+    const c = await fx.create(spec);
     try {
       const p = await c.start({});
       assert.ok(p.terminalMaster !== undefined);
@@ -123,10 +126,12 @@ describe('runtime: init with a terminal', { skip }, () => {
       const text = await withTimeout(out, 10_000, 'pty output');
       fs.closeSync(p.terminalMaster!);
       assert.equal(st.exitStatus, 0, text);
-      assert.match(text, /\/dev\/console/);
+      assert.match(text, devpts ? /^\/dev\/pts\/0\r?$/m : /^\/dev\/console\r?$/m);
       assert.match(text, /30 120/);
+      assert.match(text, /crw.* 136, +\d+ .*\/dev\/console/);
     } finally {
       await c.destroy();
     }
   });
+  }
 });
