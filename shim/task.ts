@@ -85,6 +85,7 @@ export class Task {
     if (this.init || this.creating) throw new AlreadyExists(`task ${req.id}: already exists`);
     if (req.checkpoint) throw new InvalidArgument(`task ${req.id}: checkpoint restore is not supported`);
     this.creating = true;
+    const t0 = performance.now();
     try {
       const spec = await readSpec(this.identity.bundle);
       // The runtime makes a pty when the spec says so; the request's flag only has to agree.
@@ -100,6 +101,7 @@ export class Task {
       });
       const pid = await init.create();
       this.init = init;
+      this.log.debug('task created', { pid, ms: Math.round((performance.now() - t0) * 10) / 10, ...init.timings });
       return pid;
     } catch (err) {
       this.runtime = undefined;

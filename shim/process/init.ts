@@ -22,6 +22,8 @@ export class InitProcess extends ShimProcess {
   readonly execId = '';
   private oomKills = 0;
   private oomTimer: NodeJS.Timeout | undefined;
+  /** where Create spent its time (debug log) */
+  readonly timings: Record<string, number> = {};
 
   constructor(
     deps: ProcessDeps,
@@ -35,11 +37,15 @@ export class InitProcess extends ShimProcess {
   create(): Promise<number> {
     return this.reported(async () => {
       const runtime = this.deps.runtime();
+      const t0 = performance.now();
       this.io = await ProcessStdio.open(this.paths, this.deps.bundle, this.log);
+      const t1 = performance.now();
       try {
         const rp = await runtime.create(this.io.processFds);
         this.io.started();
         this.adopt(rp);
+        this.timings.stdioMs = Math.round((t1 - t0) * 10) / 10;
+        this.timings.runtimeMs = Math.round((performance.now() - t1) * 10) / 10;
       } catch (err) {
         this.io.close();
         this.io = undefined;
