@@ -72,6 +72,31 @@ describe('runtime: lifecycle and process', { skip }, () => {
     assert.equal(r.stdout, 'bar baz\n/work/dir\n');
   });
 
+  it('runs containers concurrently, each exit status to its own waiter', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => fx.runToEnd(fx.spec({ args: ['sh', '-c', `echo c${i}; exit ${i}`] }).spec)),
+    );
+    results.forEach((r, i) => {
+      assert.equal(r.status.exitStatus, i);
+      assert.equal(r.stdout, `c${i}\n`);
+    });
+  });
+
+  it('refuses illegal transitions and bad ids', async () => {
+    const c = await fx.create(fx.spec({ args: ['true'] }).spec);
+    await assert.rejects(c.run(), { name: 'FailedPrecondition', message: /cannot run a creating container/ });
+    await assert.rejects(c.pause(), { name: 'FailedPrecondition' });
+    await assert.rejects(c.exec({ args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } }, {}), { name: 'FailedPrecondition' });
+    await assert.rejects(fx.factory.create(c.id, { bundle: fx.bundle, spec: fx.spec().spec }), { name: 'AlreadyExists' });
+    await assert.rejects(fx.factory.create('bad/id', { bundle: fx.bundle, spec: fx.spec().spec }), { name: 'InvalidArgument' });
+    const p = await c.start({});
+    await assert.rejects(c.start({}), { name: 'FailedPrecondition', message: /cannot start a created container/ });
+    await c.run();
+    await withTimeout(p.wait(), 10_000, 'exit');
+    await assert.rejects(c.run(), { name: 'FailedPrecondition', message: /stopped/ });
+    await c.destroy();
+  });
+
   it('a missing executable fails start with NotFound', async () => {
     const c = await fx.create(fx.spec({ args: ['no-such-binary'] }).spec);
     await assert.rejects(c.start({}), (err: Error) => err.name === 'NotFound' && /executable file not found/.test(err.message));
