@@ -2,6 +2,7 @@
  * The runtime-only figure: create + start + run + wait + destroy of /bin/true through native/ (no daemon, no
  * shim), median of 30 after 3 warm-up runs, on a busybox rootfs with the default spec (pid, net, ipc, uts,
  * mount namespaces, the usual mounts, a cgroup). Needs root.   node dist/bench/runtime.js [--runs N]
+ * `measureRuntime` gives the same figure to other benchmarks.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,13 +14,17 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]!;
 }
 
-async function main(): Promise<void> {
-  if (process.getuid?.() !== 0) {
-    console.error('bench/runtime: needs root');
-    process.exit(2);
-  }
-  const runsArg = process.argv.indexOf('--runs');
-  const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 30;
+export interface RuntimeFigure {
+  /** milliseconds */
+  median: number;
+  min: number;
+  p90: number;
+  max: number;
+  n: number;
+}
+
+/** Measures create+start+run+wait+destroy of /bin/true `runs` times (after 3 warm-up runs). Needs root. */
+export async function measureRuntime(runs = 30): Promise<RuntimeFigure> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-runtime-'));
   try {
     const bundle = path.join(dir, 'bundle');
@@ -42,15 +47,27 @@ async function main(): Promise<void> {
     const times: number[] = [];
     for (let i = 0; i < runs; i++) times.push(await once(i));
     times.sort((a, b) => a - b);
-    const f = (n: number): string => n.toFixed(1);
-    console.log(`runtime create+start+run+wait+destroy of /bin/true: median ${f(percentile(times, 0.5))} ms ` +
-      `(min ${f(times[0]!)}, p90 ${f(percentile(times, 0.9))}, max ${f(times[times.length - 1]!)}, n=${runs})`);
+    return { median: percentile(times, 0.5), min: times[0]!, p90: percentile(times, 0.9), max: times[times.length - 1]!, n: runs };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.error('bench/runtime: needs root');
+    process.exit(2);
+  }
+  const runsArg = process.argv.indexOf('--runs');
+  const r = await measureRuntime(runsArg > 0 ? Number(process.argv[runsArg + 1]) : 30);
+  const f = (n: number): string => n.toFixed(1);
+  console.log(`runtime create+start+run+wait+destroy of /bin/true: median ${f(r.median)} ms ` +
+    `(min ${f(r.min)}, p90 ${f(r.p90)}, max ${f(r.max)}, n=${r.n})`);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
