@@ -31,7 +31,7 @@ const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'ti
 export function processOps(proc: OciProcess): InitOp[] {
   const ops: InitOp[] = [];
   for (const r of proc.rlimits ?? []) ops.push(['rlimit', String(rlimitNumber(r.type, 'rlimit')), rlimitValue(r.soft), rlimitValue(r.hard)]);
-  if (proc.user.umask !== undefined) ops.push(['umask', String(proc.user.umask)]);
+  ops.push(['umask', String(proc.user.umask ?? 0o022)]); // runc's default when the spec has none
   ops.push(['user', String(proc.user.uid), String(proc.user.gid), ...(proc.user.additionalGids ?? []).map(String)]);
   const caps = proc.capabilities;
   if (caps) {

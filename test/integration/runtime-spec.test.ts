@@ -41,6 +41,13 @@ describe('runtime: spec coverage', { skip }, () => {
     assert.equal(r.stdout, '123\n456\n');
   });
 
+  it('applies the umask (0022 when the spec has none)', async () => {
+    const { spec } = fx.spec({ args: ['sh', '-c', 'umask'] });
+    spec.process!.user.umask = 0o027;
+    assert.equal((await fx.runToEnd(spec)).stdout, '0027\n');
+    assert.equal((await fx.runToEnd(fx.spec({ args: ['sh', '-c', 'umask'] }).spec)).stdout, '0022\n');
+  });
+
   it('a capability missing from the spec is really missing (mount fails)', async () => {
     const { spec } = fx.spec({ args: ['sh', '-c', 'grep CapEff /proc/self/status; mount -t tmpfs none /mnt; echo rc=$?'] });
     const r = await fx.runToEnd(spec);
