@@ -229,11 +229,37 @@ static const char *env_value(const char *name)
 	return NULL;
 }
 
-/* HOME from the container's /etc/passwd when the spec does not set it (as runc does). */
+/* The groups of the container's /etc/group that list `name`, added before the spec's (as runc does). */
+static void add_member_groups(const char *name)
+{
+	FILE *f = fopen("/etc/group", "re");
+	if (!f)
+		return;
+	gid_t spec_groups[MAX_GROUPS];
+	int nspec = ngroups;
+	memcpy(spec_groups, groups, sizeof(gid_t) * (size_t)ngroups);
+	ngroups = 0;
+	struct group *gr;
+	while ((gr = fgetgrent(f)) != NULL && ngroups < MAX_GROUPS) {
+		for (char **m = gr->gr_mem; m && *m; m++)
+			if (strcmp(*m, name) == 0) {
+				groups[ngroups++] = gr->gr_gid;
+				break;
+			}
+	}
+	fclose(f);
+	for (int i = 0; i < nspec && ngroups < MAX_GROUPS; i++) {
+		int dup = 0;
+		for (int j = 0; j < ngroups; j++)
+			dup |= groups[j] == spec_groups[i];
+		if (!dup)
+			groups[ngroups++] = spec_groups[i];
+	}
+}
+
+/* HOME from the container's /etc/passwd when the spec does not set it, and the user's groups (as runc). */
 static void add_home(void)
 {
-	if (env_value("HOME"))
-		return;
 	const char *home = "/";
 	FILE *f = fopen("/etc/passwd", "re");
 	struct passwd *pw;
@@ -241,8 +267,15 @@ static void add_home(void)
 		while ((pw = fgetpwent(f)) != NULL)
 			if (pw->pw_uid == (has_user ? uid : getuid())) {
 				home = pw->pw_dir;
+				if (has_user)
+					add_member_groups(pw->pw_name);
 				break;
 			}
+	}
+	if (env_value("HOME")) {
+		if (f)
+			fclose(f);
+		return;
 	}
 	char **next = calloc((size_t)nenv + 2, sizeof(char *));
 	for (int i = 0; i < nenv; i++)

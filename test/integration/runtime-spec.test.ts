@@ -22,7 +22,11 @@ describe('runtime: spec coverage', { skip }, () => {
     const { spec } = fx.spec({ args: ['sh', '-c', 'id -u; id -g; id -G; echo $HOME'] });
     spec.process!.user = { uid: 1000, gid: 1000, additionalGids: [10, 100] };
     const r = await fx.runToEnd(spec);
+    // 10 (wheel) also lists berth in /etc/group: runc adds such groups too
     assert.equal(r.stdout, '1000\n1000\n1000 10 100\n/home/berth\n', r.stderr);
+    spec.process!.user.additionalGids = [100];
+    const r2 = await fx.runToEnd(spec);
+    assert.equal(r2.stdout, '1000\n1000\n1000 10 100\n/home/berth\n', r2.stderr);
   });
 
   it('a read-only rootfs refuses writes', async () => {
