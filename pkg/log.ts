@@ -5,7 +5,13 @@
  * Output goes to stderr (berthd, shim) as JSON lines by default, or as `level msg key=value` text when
  * BERTH_LOG_FORMAT=text. Level from `setLogLevel` or BERTH_LOG_LEVEL (default info).
  */
-import winston from 'winston';
+import type winston from 'winston';
+
+/** winston is loaded on the first log line, not at import (it costs ~80 ms: short-lived CLIs never log). */
+function loadWinston(): typeof winston {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('winston') as typeof winston;
+}
 
 export type LogFields = Record<string, unknown>;
 export interface Logger {
@@ -16,7 +22,7 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-const textFormat = winston.format.printf((info) => {
+const textFormat = (w: typeof winston) => w.format.printf((info) => {
   const { level, message, timestamp, ...rest } = info as Record<string, unknown>;
   const kv = Object.entries(rest)
     .filter(([k]) => typeof k === 'string')
@@ -29,11 +35,12 @@ let root: winston.Logger | undefined;
 
 function rootLogger(): winston.Logger {
   if (!root) {
+    const winston = loadWinston();
     root = winston.createLogger({
       level: process.env.BERTH_LOG_LEVEL ?? 'info',
       format: winston.format.combine(
         winston.format.timestamp(),
-        process.env.BERTH_LOG_FORMAT === 'text' ? textFormat : winston.format.json(),
+        process.env.BERTH_LOG_FORMAT === 'text' ? textFormat(winston) : winston.format.json(),
       ),
       transports: [new winston.transports.Stream({ stream: process.stderr })],
     });
