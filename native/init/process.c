@@ -36,6 +36,8 @@
 #include <unistd.h>
 
 #include "berth-init.h"
+#include "hooks.h"
+#include "seccomp.h"
 
 #define MAX_RLIMITS 32
 #define MAX_GROUPS 256
@@ -202,8 +204,10 @@ static void apply_caps(void)
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		die_errno("capset");
 	for (int cap = 0; cap < 64; cap++)
-		if ((cap_ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+		if ((cap_ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 &&
+		    errno != EPERM)
 			die_errno("raise ambient capability %d", cap);
+	/* EPERM: the capability is not both permitted and inheritable; runc leaves it out silently too. */
 }
 
 static void switch_user(void)
@@ -347,6 +351,10 @@ void finalize_and_exec(int is_init)
 		umask(umask_value);
 	if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		die_errno("prctl(PR_SET_NO_NEW_PRIVS)");
+	/* seccomp (seccomp.c): without no_new_privs loading needs CAP_SYS_ADMIN, so before the capabilities
+	 * go (runc's order); with it, as late as possible: just before execve, below. */
+	if (!no_new_privs)
+		seccomp_apply();
 	if (has_caps)
 		drop_bounding_set();
 	add_home();
@@ -365,7 +373,9 @@ void finalize_and_exec(int is_init)
 		send_line("ready");
 		if (fifo_fd >= 0)
 			wait_start_barrier();
+		hooks_after_start(); /* startContainer hooks (hooks.c) */
 	}
+	seccomp_apply();
 	env[nenv] = NULL;
 	execve(file, args, env);
 	int saved = errno;
