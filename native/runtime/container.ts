@@ -145,7 +145,7 @@ export class Container {
       const ops = initOps({
         spec, bundle: this.st.bundle, rootfs: this.st.rootfs, execFifo: this.execFifo, consoleSlave: pty?.slavePath,
         cgroupRoot: this.st.cgroupRoot, hostCgroupMounts: hasCgroupMount ? readHostCgroupMounts(this.st.cgroupRoot) : [],
-        cgroupJoinFiles: cg.selfJoinFiles(), waitGo: true,
+        cgroupJoinFiles: cg.selfJoinFiles(), waitGo: true, id: this.id, annotations: this.st.annotations,
       });
       const stdio = this.stdio(io, pty);
       const channel = InitChannel.start(sealedInitBinary(this.ctx.initBinary), 'init', encodeConfig(ops), stdio, `container ${this.id}`);

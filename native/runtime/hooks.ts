@@ -2,8 +2,8 @@
  * OCI hooks run by the runtime in its own namespaces, with the container's state as JSON on stdin:
  * prestart and createRuntime (after the namespaces exist, before the init mounts and pivots: docker's
  * libnetwork-setkey configures the network namespace here), poststart (after run; failures are logged),
- * poststop (at destroy; failures are logged). createContainer and startContainer (hooks run inside the
- * container) are not supported yet.
+ * poststop (at destroy; failures are logged). createContainer and startContainer run inside the container's
+ * namespaces, by berth-init itself (native/init/hooks.c): `containerHookOps` plans them.
  */
 import { spawn } from 'node:child_process';
 import { DeadlineExceeded, Internal, InvalidArgument } from '../../pkg/errdefs';
@@ -34,7 +34,7 @@ export interface HookState {
   annotations: Record<string, string>;
 }
 
-const DEFAULT_HOOK_TIMEOUT_S = 60;
+export const DEFAULT_HOOK_TIMEOUT_S = 60;
 
 export function hooksOf(spec: { hooks?: unknown }): OciHooks {
   const h = spec.hooks;
@@ -87,4 +87,32 @@ export function runHook(kind: string, hook: OciHook, state: HookState): Promise<
 /** Runs hooks in order; the first failure stops them. */
 export async function runHooks(kind: string, hooks: OciHook[] | undefined, state: HookState): Promise<void> {
   for (const hook of hooks ?? []) await runHook(kind, hook, state);
+}
+
+/** What the in-container hooks' state is made of; berth-init adds the pid (the host's view of it). */
+export interface ContainerHookContext {
+  ociVersion: string;
+  id: string;
+  bundle: string;
+  annotations: Record<string, string>;
+}
+
+function hookOp(name: string, kind: string, status: string, hook: OciHook, ctx: ContainerHookContext): string[] {
+  const before = `${JSON.stringify({ ociVersion: ctx.ociVersion, id: ctx.id, status }).slice(0, -1)},"pid":`;
+  const after = `,${JSON.stringify({ bundle: ctx.bundle, annotations: ctx.annotations }).slice(1)}`;
+  const args = hook.args ?? [];
+  return [name, kind, String(hook.timeout ?? DEFAULT_HOOK_TIMEOUT_S), before, after, hook.path, String(args.length), ...args, ...(hook.env ?? [])];
+}
+
+/**
+ * berth-init operations for createContainer hooks ("hook": run where the operation stands, which is before
+ * pivot_root: their path resolves in the runtime's filesystem, as the spec says) and startContainer hooks
+ * ("hook-after-start": run after the start barrier, before execve; their path resolves in the container).
+ * State status: 'creating' and 'created', as runc gives them.
+ */
+export function containerHookOps(hooks: OciHooks, ctx: ContainerHookContext): string[][] {
+  return [
+    ...(hooks.createContainer ?? []).map((h) => hookOp('hook', 'createContainer', 'creating', h, ctx)),
+    ...(hooks.startContainer ?? []).map((h) => hookOp('hook-after-start', 'startContainer', 'created', h, ctx)),
+  ];
 }

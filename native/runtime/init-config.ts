@@ -8,6 +8,8 @@ import { capabilityMask, maskHex } from './capabilities';
 import { rlimitNumber, rlimitValue } from './rlimits';
 import { DEV_LINKS, MS_REC, MS_SLAVE, planDevices, planMounts, propagationFlags } from './mounts';
 import { expandCgroupMount, type HostCgroupMount } from './cgroup-mounts';
+import { containerHookOps, hooksOf } from './hooks';
+import { seccompOps } from './seccomp';
 
 /** One operation: its name then its fields. */
 export type InitOp = string[];
@@ -61,6 +63,9 @@ export interface InitPlanInput {
   cgroupJoinFiles?: readonly string[];
   /** the child waits for "go" after creating its namespaces (the runtime applies the cgroup limits meanwhile) */
   waitGo?: boolean;
+  /** the container's id and annotations, for the state createContainer/startContainer hooks get */
+  id?: string;
+  annotations?: Record<string, string>;
 }
 
 /** Everything the container's init does, in order. */
@@ -110,6 +115,9 @@ export function initOps(input: InitPlanInput): InitOp[] {
   for (const [target, link] of DEV_LINKS) ops.push(['symlink', target, link]);
   if (input.consoleSlave) ops.push(['console', input.consoleSlave]);
   ops.push(['fifo', input.execFifo]);
+  ops.push(...containerHookOps(hooksOf(spec), {
+    ociVersion: spec.ociVersion ?? '1.0.2', id: input.id ?? '', bundle: input.bundle, annotations: input.annotations ?? spec.annotations ?? {},
+  }));
   ops.push(['pivot']);
 
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) ops.push(['sysctl', key, value]);
@@ -120,6 +128,7 @@ export function initOps(input: InitPlanInput): InitOp[] {
   if (containerPty) ops.push(ptyOp(proc, true), ['ctty']);
   if (spec.hostname) ops.push(['hostname', spec.hostname]);
   if (spec.domainname) ops.push(['domainname', spec.domainname]);
+  ops.push(...seccompOps(linux.seccomp));
   ops.push(...processOps(proc));
   return ops;
 }
@@ -151,6 +160,7 @@ export function execOps(spec: OciSpec, initPid: number, proc: OciProcess, cgroup
   if (proc.terminal && containerPty) ops.push(ptyOp(proc, false));
   if (proc.terminal) ops.push(['ctty']);
   if (proc.oomScoreAdj !== undefined) ops.push(['oom-score-adj', String(proc.oomScoreAdj)]);
+  ops.push(...seccompOps(spec.linux?.seccomp));
   ops.push(...processOps(proc));
   return ops;
 }

@@ -9,6 +9,7 @@ import type { NamespaceType, OciProcess, OciSpec } from './spec-types';
 import { capabilityMask } from './capabilities';
 import { rlimitNumber } from './rlimits';
 import { validateHooks } from './hooks';
+import { seccompOps } from './seccomp';
 
 /** Reads `<bundle>/config.json`. */
 export async function readBundleSpec(bundle: string): Promise<OciSpec> {
@@ -124,6 +125,7 @@ export async function validateSpec(spec: OciSpec, bundle: string): Promise<strin
     fail('linux.rootfsPropagation', `unknown propagation "${linux.rootfsPropagation}"`);
   }
   validateHooks(spec);
+  seccompOps(linux.seccomp); // throws InvalidArgument naming the field
   let st;
   try {
     st = await fs.stat(rootfs);
