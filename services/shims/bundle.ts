@@ -121,15 +121,21 @@ export async function createBundle(opts: {
   return undo;
 }
 
-/** Checks the client's stdio paths: plain paths must exist (URIs such as file:// or binary:// pass through). */
+/**
+ * Checks the client's stdio paths: plain paths must be absolute and name an existing FIFO itself, not a
+ * symlink (the shim opens them with O_NOFOLLOW and checks again); URIs such as file:// or binary:// pass
+ * through. Refused here, an exec's bad path fails Exec rather than its Start.
+ */
 export function checkIoPaths(io: { stdin: string; stdout: string; stderr: string }): void {
   for (const [name, p] of Object.entries(io)) {
     if (p === '' || /^[a-z][a-z0-9+.-]*:\/\//i.test(p)) continue;
     if (!path.isAbsolute(p)) throw new InvalidArgument(`${name} ${p}: must be an absolute path`);
+    let st: fs.Stats;
     try {
-      fs.lstatSync(p);
+      st = fs.lstatSync(p);
     } catch {
       throw new NotFound(`${name} ${p}: not found`);
     }
+    if (!st.isFIFO()) throw new InvalidArgument(`${name} ${p}: not a fifo${st.isSymbolicLink() ? ' (a symlink)' : ''}`);
   }
 }

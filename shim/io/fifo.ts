@@ -16,7 +16,7 @@ import { EventEmitter } from 'node:events';
 import nodePath from 'node:path';
 import { InvalidArgument, NotFound } from '../../pkg/errdefs';
 
-const { O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK } = fs.constants;
+const { O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
 export const REOPEN_INTERVAL_MS = 250;
 
 export function openFd(path: string, flags: number): Promise<number> {
@@ -26,6 +26,22 @@ export function openFd(path: string, flags: number): Promise<number> {
 export function closeFd(fd: number | undefined): void {
   if (fd === undefined || fd < 0) return;
   fs.close(fd, () => {});
+}
+
+/**
+ * Opens a client FIFO: O_NOFOLLOW and an fstat after the open, so a path swapped for a symlink or a regular
+ * file after `checkFifoPath` (or before a re-open) is refused, never written to or read from.
+ */
+export async function openFifoFd(path: string, flags: number, what: string): Promise<number> {
+  const fd = await openFd(path, flags | O_NOFOLLOW);
+  try {
+    const st = await new Promise<fs.Stats>((resolve, reject) => fs.fstat(fd, (err, s) => (err ? reject(err) : resolve(s))));
+    if (!st.isFIFO()) throw new InvalidArgument(`${what} ${path}: not a fifo`);
+    return fd;
+  } catch (err) {
+    closeFd(fd);
+    throw err;
+  }
 }
 
 /** Client IO paths must be absolute and name a FIFO itself (not a symlink to one). */
@@ -64,10 +80,10 @@ export class FifoOutput extends EventEmitter {
     const out = new FifoOutput(path);
     let fd: number;
     try {
-      fd = await openFd(path, O_WRONLY | O_NONBLOCK);
+      fd = await openFifoFd(path, O_WRONLY | O_NONBLOCK, what);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err;
-      fd = await openFd(path, O_RDWR | O_NONBLOCK); // no reader yet: hold the output for one
+      fd = await openFifoFd(path, O_RDWR | O_NONBLOCK, what); // no reader yet: hold the output for one
     }
     out.attach(fd);
     return out;
@@ -104,12 +120,12 @@ export class FifoOutput extends EventEmitter {
     if (this.reopening || now - this.lastReopen < REOPEN_INTERVAL_MS) return;
     this.lastReopen = now;
     this.reopening = true;
-    openFd(this.path, O_WRONLY | O_NONBLOCK)
+    openFifoFd(this.path, O_WRONLY | O_NONBLOCK, 'output')
       .then((fd) => {
         if (this.ended || this.socket) closeFd(fd);
         else this.attach(fd);
       })
-      .catch(() => {}) // ENXIO: still nobody reading; ENOENT: the client removed it
+      .catch(() => {}) // ENXIO: still nobody reading; ENOENT: the client removed it; ELOOP / not a fifo: replaced
       .finally(() => (this.reopening = false));
   }
 
@@ -148,10 +164,10 @@ export class FifoInput {
   static async open(path: string): Promise<FifoInput> {
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) throw new InvalidArgument(`stdin ${path}: URIs are not supported for stdin`);
     await checkFifoPath(path, 'stdin');
-    const rfd = await openFd(path, O_RDONLY | O_NONBLOCK);
+    const rfd = await openFifoFd(path, O_RDONLY | O_NONBLOCK, 'stdin');
     let wfd: number;
     try {
-      wfd = await openFd(path, O_WRONLY | O_NONBLOCK); // succeeds: we are a reader
+      wfd = await openFifoFd(path, O_WRONLY | O_NONBLOCK, 'stdin'); // succeeds: we are a reader
     } catch (err) {
       closeFd(rfd);
       throw err;
