@@ -84,9 +84,22 @@ export function runHook(kind: string, hook: OciHook, state: HookState): Promise<
   });
 }
 
-/** Runs hooks in order; the first failure stops them. */
+/**
+ * Runs hooks in order. The first failure stops them, except for poststart and poststop, where the spec
+ * says the remaining hooks still run: then the first failure is reported once all have run.
+ */
 export async function runHooks(kind: string, hooks: OciHook[] | undefined, state: HookState): Promise<void> {
-  for (const hook of hooks ?? []) await runHook(kind, hook, state);
+  const keepGoing = kind === 'poststart' || kind === 'poststop';
+  let first: unknown;
+  for (const hook of hooks ?? []) {
+    try {
+      await runHook(kind, hook, state);
+    } catch (err) {
+      if (!keepGoing) throw err;
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
 }
 
 /** What the in-container hooks' state is made of; berth-init adds the pid (the host's view of it). */
