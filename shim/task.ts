@@ -47,6 +47,8 @@ export class Task {
     readonly identity: TaskIdentity,
     private readonly events: TaskEvents,
     private readonly log: Logger,
+    /** picks the backend for Create (tests pass a fake) */
+    private readonly select: (ctx: RuntimeContext, options: AnyMessage | null, log: Logger) => ContainerRuntime = selectRuntime,
   ) {}
 
   get initProcess(): InitProcess | undefined {
@@ -88,11 +90,12 @@ export class Task {
     const t0 = performance.now();
     try {
       const spec = await readSpec(this.identity.bundle);
+      checkCwd((spec.process as { cwd?: unknown }).cwd, 'process.cwd');
       // The runtime makes a pty when the spec says so; the request's flag only has to agree.
       const terminal = Boolean((spec.process as { terminal?: boolean } | undefined)?.terminal);
       if (req.terminal !== terminal) this.log.warn('terminal flag differs from the spec; following the spec', { request: req.terminal, spec: terminal });
       const ctx: RuntimeContext = { ...this.identity, spec };
-      this.runtime = selectRuntime(ctx, req.options, this.log);
+      this.runtime = this.select(ctx, req.options, this.log);
       this.log.info('creating task', { runtime: this.runtime.name, rootfsMounts: req.rootfs.length });
       this.rootfs = await mountRootfs(this.identity.bundle, req.rootfs);
       const init = new InitProcess(this.deps(this.log.child({ exec: '' })), { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal }, {
@@ -216,7 +219,19 @@ function parseProcessSpec(execId: string, spec: AnyMessage | null): OciProcessSp
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new InvalidArgument(`exec ${execId}: process spec is not an object`);
   const args = (doc as { args?: unknown }).args;
   if (!Array.isArray(args) || args.length === 0) throw new InvalidArgument(`exec ${execId}: process args must not be empty`);
+  checkCwd((doc as { cwd?: unknown }).cwd, `exec ${execId}: process.cwd`);
   return doc as OciProcessSpec;
+}
+
+/**
+ * A cwd through a process's descriptors (`/proc/self/fd/N`, CVE-2024-21626) is refused whatever the backend,
+ * so an OCI runtime binary that lacks the fix is never handed one.
+ */
+function checkCwd(cwd: unknown, field: string): void {
+  if (typeof cwd !== 'string') return;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { isDescriptorPath } = require('../native/runtime/spec') as typeof import('../native/runtime/spec');
+  if (isDescriptorPath(cwd)) throw new InvalidArgument(`${field}: ${cwd} goes through a process's descriptors`);
 }
 
 /** The native runtime unless the options name an OCI runtime binary. Backends load on first use. */
