@@ -70,6 +70,16 @@ CREATE TABLE lease_resources (
 export function openDatabase(root: string, opts: { exclusive?: boolean } = {}): SqliteDatabase {
   fs.mkdirSync(root, { recursive: true, mode: 0o711 });
   const file = path.join(root, DB_FILE);
+  // 0600: the root directory is 0711 (traversable), and container specs may hold secrets. SQLite gives its
+  // -wal and -shm files the database file's mode; an older, more open database is tightened here.
+  fs.closeSync(fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      fs.chmodSync(f, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
   const db = new Database(file);
   try {
     if (opts.exclusive !== false) db.pragma('locking_mode = EXCLUSIVE');

@@ -53,7 +53,8 @@ export interface RootfsMount {
 
 /**
  * Checks the spec's root path when the request brings no rootfs mounts: absolute paths as given, relative
- * ones inside the bundle (no `..` escape). Returns the resolved path.
+ * ones inside the bundle (no `..` escape); neither may be or pass through a symlink (runc refuses those too:
+ * `invalid rootfs: not an absolute path, or a symlink`). Returns the resolved path.
  */
 export function checkRootPath(containerId: string, bundle: string, doc: OciSpecDoc): string {
   const rootPath = doc.root?.path;
@@ -76,6 +77,10 @@ export function checkRootPath(containerId: string, bundle: string, doc: OciSpecD
     throw new NotFound(`rootfs ${resolved}: not found`);
   }
   if (!st.isDirectory()) throw new InvalidArgument(`rootfs ${resolved}: not a directory`);
+  // As runc: the root path is its own real path, no symlink on the way (below the bundle for relative ones).
+  const real = fs.realpathSync(resolved);
+  const expected = path.isAbsolute(rootPath) ? resolved : path.join(fs.realpathSync(bundle), path.relative(bundle, resolved));
+  if (real !== expected) throw new InvalidArgument(`rootfs ${rootPath}: a symlink or a path through one (resolves to ${real})`);
   return resolved;
 }
 
