@@ -266,6 +266,26 @@ export function sendFdToSocket(socketPath: string, fd: number, name: string): vo
 }
 
 /**
+ * Sends `data` with the descriptors `fds` (SCM_RIGHTS) on the connected socket `sock`, at once (MSG_DONTWAIT:
+ * the message is tiny, a full socket buffer is an error).
+ */
+export function sendFds(sock: number, fds: readonly number[], data: Buffer): void {
+  const c = load();
+  let control: Buffer | null = null;
+  if (fds.length > 0) {
+    control = Buffer.alloc(16 + Math.ceil((fds.length * 4) / 8) * 8); // CMSG_SPACE(n * sizeof(int))
+    control.writeBigUInt64LE(BigInt(16 + fds.length * 4), 0); // CMSG_LEN
+    control.writeInt32LE(SOL_SOCKET, 8);
+    control.writeInt32LE(SCM_RIGHTS, 12);
+    fds.forEach((fd, i) => control!.writeInt32LE(fd, 16 + i * 4));
+  }
+  const msg = { name: null, namelen: 0, iov: [{ base: data, len: data.length }], iovlen: 1, control, controllen: control?.length ?? 0, flags: 0 };
+  const n = Number(c.sendmsg(sock, msg, MSG_NOSIGNAL | MSG_DONTWAIT));
+  if (n < 0) throw errnoError('sendmsg');
+  if (n !== data.length) throw Object.assign(new Error(`sendmsg: short write (${n} of ${data.length})`), { code: 'EIO' });
+}
+
+/**
  * Receives one descriptor sent with SCM_RIGHTS on the connected socket `sock`, without blocking: null when
  * nothing has arrived yet (EAGAIN). The received fd is close-on-exec; `data` is the message's payload.
  */
