@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { FailedPrecondition, Internal, InvalidArgument, DeadlineExceeded, NotFound, BerthError } from '../../pkg/errdefs';
 
 /** The value "max" (unlimited) in uint64 stats, as containerd reports it (MaxUint64 does not survive a JS number). */
@@ -79,6 +80,18 @@ export async function writeValue(cg: string, dir: string, file: string, value: s
   try {
     // Appended values end with a newline (the kernel strips it) so a plain file shows one per line.
     await fs.writeFile(full, append ? `${value}\n` : String(value), { flag: append ? 'a' : 'w' });
+  } catch (err) {
+    throw writeError(cg, file, String(value), err);
+  }
+}
+
+/**
+ * writeValue without the thread pool, for writes the kernel answers at once (device rules: a container's
+ * default list is a dozen of them, ~0.3 ms each through fs.promises, ~15 µs each here).
+ */
+export function writeValueSync(cg: string, dir: string, file: string, value: string | number, append = false): void {
+  try {
+    writeFileSync(path.join(dir, file), append ? `${value}\n` : String(value), { flag: append ? 'a' : 'w' });
   } catch (err) {
     throw writeError(cg, file, String(value), err);
   }

@@ -13,7 +13,7 @@ import type { V1Controller } from './detect';
 import type {
   LinuxBlockIO, LinuxCPU, LinuxDeviceCgroup, LinuxHugepageLimit, LinuxInterfacePriority, LinuxMemory, LinuxResources,
 } from './types';
-import { errnoOf, exists, readOptional, readUint, writeValue } from './files';
+import { errnoOf, exists, readOptional, readUint, writeValue, writeValueSync } from './files';
 
 /** The cgroup's directory in each mounted hierarchy. */
 export interface V1Target {
@@ -96,7 +96,7 @@ export function deviceRule(d: LinuxDeviceCgroup): string {
 
 async function applyDevices(t: V1Target, rules: LinuxDeviceCgroup[]): Promise<void> {
   const dir = need(t, 'devices', 'devices');
-  for (const d of rules) await writeValue(t.path, dir, d.allow ? 'devices.allow' : 'devices.deny', deviceRule(d), true);
+  for (const d of rules) writeValueSync(t.path, dir, d.allow ? 'devices.allow' : 'devices.deny', deviceRule(d), true);
 }
 
 /**
