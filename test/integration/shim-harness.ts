@@ -64,7 +64,7 @@ export async function spawnShim(opts: { dir: string; namespace?: string; id?: st
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
   const logFile = path.join(opts.bundle ?? opts.dir, 'shim.log');
   const logFd = fs.openSync(logFile, 'a');
-  const args = [SHIM_BIN];
+  const args = ['--max-semi-space-size=1', SHIM_BIN];
   if (opts.id) args.push('--namespace', opts.namespace ?? 'default', '--id', opts.id, '--bundle', opts.bundle!);
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', logFd, logFd, fd],
