@@ -151,13 +151,26 @@ function program(): Command {
   return p;
 }
 
+const GLOBAL_WITH_VALUE = new Set(['--root', '--log', '--log-format', '--criu', '--rootless']);
+
+/** True when -v/--version comes among the global flags, before any command. */
+function wantsVersion(args: string[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-v' || a === '--version') return true;
+    if (GLOBAL_WITH_VALUE.has(a)) i++;
+    else if (!a.startsWith('-')) return a === 'version';
+  }
+  return false;
+}
+
 /** Runs berth-runc; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   // the runtime's own log (pkg/log, read when its first line is written) must not reach stderr, which may be
   // the container's: errors only, and berth-runc reports the errors it gets itself
   process.env.BERTH_LOG_LEVEL = 'error';
   const args = normalizeArgs(argv.slice(2));
-  if (args[0] === '-v' || args[0] === '--version' || args[0] === 'version') {
+  if (wantsVersion(args)) {
     process.stdout.write(versionText());
     return 0;
   }
