@@ -1,7 +1,7 @@
 /**
  * The runtime-only figure: create + start + run + wait + destroy of /bin/true through native/ (no daemon, no
  * shim), median of 30 after 3 warm-up runs, on a busybox rootfs with the default spec (pid, net, ipc, uts,
- * mount namespaces, the usual mounts, a cgroup). Needs root.   node dist/bench/runtime.js [--runs N] [--spare]
+ * mount namespaces, the usual mounts, a cgroup). Needs root.   node dist/bench/runtime.js [--runs N]
  * `measureRuntime` gives the same figure to other benchmarks.
  */
 import fs from 'node:fs';
@@ -23,17 +23,13 @@ export interface RuntimeFigure {
   n: number;
 }
 
-/**
- * Measures create+start+run+wait+destroy of /bin/true `runs` times (after 3 warm-up runs). `spareInit`: keep a
- * berth-init started ahead of time (it helps a start that follows idle time; back to back, its replacement's
- * spawn lands inside the next cycle and costs more than it saves). Needs root.
- */
-export async function measureRuntime(runs = 30, spareInit = false): Promise<RuntimeFigure> {
+/** Measures create+start+run+wait+destroy of /bin/true `runs` times (after 3 warm-up runs). Needs root. */
+export async function measureRuntime(runs = 30): Promise<RuntimeFigure> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-runtime-'));
   try {
     const bundle = path.join(dir, 'bundle');
     await makeBusyboxRootfs(path.join(bundle, 'rootfs'));
-    const factory = new Factory({ stateRoot: path.join(dir, 'state'), spareInit });
+    const factory = new Factory({ stateRoot: path.join(dir, 'state') });
     const once = async (i: number): Promise<number> => {
       const id = `bench-${process.pid}-${i}`;
       const spec = exampleSpec({ args: ['/bin/true'], cgroupsPath: `/berth-bench-${id}` });
@@ -63,10 +59,9 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const runsArg = process.argv.indexOf('--runs');
-  const spare = process.argv.includes('--spare');
-  const r = await measureRuntime(runsArg > 0 ? Number(process.argv[runsArg + 1]) : 30, spare);
+  const r = await measureRuntime(runsArg > 0 ? Number(process.argv[runsArg + 1]) : 30);
   const f = (n: number): string => n.toFixed(1);
-  console.log(`runtime create+start+run+wait+destroy of /bin/true${spare ? ' (spare berth-init)' : ''}: median ${f(r.median)} ms ` +
+  console.log(`runtime create+start+run+wait+destroy of /bin/true: median ${f(r.median)} ms ` +
     `(min ${f(r.min)}, p90 ${f(r.p90)}, max ${f(r.max)}, n=${r.n})`);
 }
 

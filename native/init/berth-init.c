@@ -2,8 +2,7 @@
  * berth-init: the only code of Berth that runs between fork and exec of a container process.
  *
  * The TypeScript runtime (native/runtime/init-channel.ts) spawns `berth-init init` (the container's init)
- * or `berth-init exec` (a process joining a running container), or `berth-init spare` ahead of time (which
- * learns its mode and stdio from a first message: see receive_stdio), with:
+ * or `berth-init exec` (a process joining a running container) with posix_spawn(3), with:
  *   fd 0-2  the process's stdio (for a terminal: the pty slave on all three);
  *   fd 3    a stream socket to the runtime (the protocol below).
  *
@@ -40,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -198,70 +196,17 @@ static void run_child_op(const struct op *op, int is_init)
 	}
 }
 
-/*
- * "berth-init spare": started ahead of time, before the runtime knows what for. The first message on the
- * socket says it: 2 bytes, the mode ('i' init, 'e' exec) and a mask of the stdio fds that follow as
- * SCM_RIGHTS (bit 0 stdin, 1 stdout, 2 stderr; the others stay /dev/null). Then the protocol goes on as for
- * "init" or "exec". EOF first: the runtime went away, exit 0 quietly.
- */
-static int receive_stdio(void)
-{
-	char data[2];
-	struct iovec iov = { data, sizeof data };
-	union {
-		char buf[CMSG_SPACE(3 * sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct msghdr msg = { 0 };
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = control.buf;
-	msg.msg_controllen = sizeof control.buf;
-	ssize_t n;
-	do
-		n = recvmsg(sync_fd, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n == 0)
-		_exit(0);
-	if (n < 0)
-		die_errno("spare: receive the start message");
-	if (n == 1 && read(sync_fd, &data[1], 1) != 1)
-		die("spare: short start message");
-	int fds[3], nfds = 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		nfds = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		if (nfds > 3)
-			die("spare: too many descriptors");
-		memcpy(fds, CMSG_DATA(c), (size_t)nfds * sizeof(int));
-	}
-	int k = 0;
-	for (int i = 0; i < 3; i++) {
-		if (!(data[1] & (1 << i)))
-			continue;
-		if (k >= nfds)
-			die("spare: descriptor missing for fd %d", i);
-		if (dup2(fds[k], i) < 0)
-			die_errno("spare: dup2 to %d", i);
-		close(fds[k++]);
-	}
-	if (data[0] != 'i' && data[0] != 'e')
-		die("spare: bad mode");
-	return data[0] == 'i';
-}
-
 int main(int argc, char **argv)
 {
-	if (argc < 2 || (strcmp(argv[1], "init") != 0 && strcmp(argv[1], "exec") != 0 && strcmp(argv[1], "spare") != 0)) {
+	if (argc < 2 || (strcmp(argv[1], "init") != 0 && strcmp(argv[1], "exec") != 0)) {
 		sync_fd = -1;
-		die("usage: berth-init init|exec|spare (started by the berth runtime with its socket as fd 3)");
+		die("usage: berth-init init|exec (started by the berth runtime with its socket as fd 3)");
 	}
 	if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) {
 		sync_fd = -1;
 		die_errno("fd 3 is not the runtime's socket");
 	}
-	int is_init = strcmp(argv[1], "spare") == 0 ? receive_stdio() : strcmp(argv[1], "init") == 0;
+	int is_init = strcmp(argv[1], "init") == 0;
 	/* Non-dumpable until execve: container processes may not ptrace us or open /proc/<pid>/exe, mem. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		die_errno("prctl(PR_SET_DUMPABLE)");

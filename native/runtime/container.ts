@@ -57,8 +57,6 @@ export interface RuntimeContext {
   initBinary: string;
   /** false: never wait for container processes (berth-runc exits; the caller's subreaper collects them) */
   reap?: boolean;
-  /** use (and keep) a berth-init started ahead of time */
-  spareInit?: boolean;
 }
 
 const SIGKILL = 9;
@@ -150,7 +148,7 @@ export class Container {
         cgroupJoinFiles: cg.selfJoinFiles(), waitGo: true, id: this.id, annotations: this.st.annotations,
       });
       const stdio = this.stdio(io, pty);
-      const channel = InitChannel.start(sealedInitBinary(this.ctx.initBinary), 'init', encodeConfig(ops), stdio, `container ${this.id}`, this.ctx.spareInit);
+      const channel = InitChannel.start(sealedInitBinary(this.ctx.initBinary), 'init', encodeConfig(ops), stdio, `container ${this.id}`);
       undo.push(() => channel.close());
       if (pty) fs.closeSync(pty.slave);
       // The limits are written while berth-init starts; its child waits for "go" before it does anything
@@ -259,7 +257,7 @@ export class Container {
       }
       const cg = await this.cgroup();
       const ops = execOps(this.st.spec, this.st.pid, proc, cg.selfJoinFiles(), containerPty);
-      const channel = InitChannel.start(sealedInitBinary(this.ctx.initBinary), 'exec', encodeConfig(ops), this.stdio(io, pty), `container ${this.id}: exec`, this.ctx.spareInit);
+      const channel = InitChannel.start(sealedInitBinary(this.ctx.initBinary), 'exec', encodeConfig(ops), this.stdio(io, pty), `container ${this.id}: exec`);
       undo.push(() => channel.close());
       if (pty) fs.closeSync(pty.slave);
       const pid = await channel.pid();

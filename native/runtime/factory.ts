@@ -8,8 +8,7 @@ import path from 'node:path';
 import { AlreadyExists, InvalidArgument } from '../../pkg/errdefs';
 import { validateIdentifier } from '../../pkg/identifiers';
 import { Container } from './container';
-import { defaultInitBinary, sealedInitBinary } from './init-binary';
-import { prepareSpareInit } from './init-channel';
+import { defaultInitBinary } from './init-binary';
 import { readBundleSpec, validateSpec } from './spec';
 import type { OciSpec } from './spec-types';
 import { containerDir, readState, writeState, type PersistedState } from './state';
@@ -24,11 +23,6 @@ export interface FactoryOptions {
   cgroupRoot?: string;
   /** default true: this process waits for container processes (Process.wait); false for berth-runc */
   reap?: boolean;
-  /**
-   * Keep one berth-init started ahead of time (a long-lived process such as the shim: start and exec then
-   * skip child_process.spawn, ~2 ms). Default false (a short-lived CLI would start one for nothing).
-   */
-  spareInit?: boolean;
 }
 
 export class Factory {
@@ -36,25 +30,16 @@ export class Factory {
   readonly initBinary: string;
   readonly cgroupRoot: string;
   readonly reap: boolean;
-  readonly spareInit: boolean;
 
   constructor(opts: FactoryOptions) {
     this.stateRoot = path.resolve(opts.stateRoot);
     this.initBinary = opts.initBinary ?? defaultInitBinary();
     this.cgroupRoot = opts.cgroupRoot ?? DEFAULT_CGROUP_ROOT;
     this.reap = opts.reap ?? true;
-    this.spareInit = opts.spareInit ?? false;
-    if (this.spareInit) {
-      try {
-        prepareSpareInit(sealedInitBinary(this.initBinary));
-      } catch {
-        // no binary yet: start() reports it
-      }
-    }
   }
 
   private get ctx() {
-    return { stateRoot: this.stateRoot, initBinary: this.initBinary, reap: this.reap, spareInit: this.spareInit };
+    return { stateRoot: this.stateRoot, initBinary: this.initBinary, reap: this.reap };
   }
 
   async create(id: string, opts: { bundle: string; spec?: OciSpec }): Promise<Container> {

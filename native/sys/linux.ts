@@ -33,6 +33,19 @@ interface Libc {
   sendmsg: Fn;
   recvmsg: Fn;
   close: Fn;
+  socketpair: Fn;
+  posix_spawn: Fn;
+  fa_init: Fn;
+  fa_adddup2: Fn;
+  fa_addclose: Fn;
+  fa_destroy: Fn;
+  attr_init: Fn;
+  attr_setflags: Fn;
+  attr_setsigdefault: Fn;
+  attr_setsigmask: Fn;
+  attr_destroy: Fn;
+  sigfillset: Fn;
+  sigemptyset: Fn;
 }
 
 let libc: Libc | undefined;
@@ -69,6 +82,19 @@ function load(): Libc {
     sendmsg: lib.func('long sendmsg(int fd, const berth_msghdr *msg, int flags)'),
     recvmsg: lib.func('long recvmsg(int fd, berth_msghdr *msg, int flags)'),
     close: lib.func('int close(int fd)'),
+    socketpair: lib.func('int socketpair(int domain, int type, int protocol, int *sv)'),
+    posix_spawn: lib.func('int posix_spawn(_Out_ int *pid, const char *path, void *fa, void *attr, const char **argv, const char **envp)'),
+    fa_init: lib.func('int posix_spawn_file_actions_init(void *fa)'),
+    fa_adddup2: lib.func('int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)'),
+    fa_addclose: lib.func('int posix_spawn_file_actions_addclose(void *fa, int fd)'),
+    fa_destroy: lib.func('int posix_spawn_file_actions_destroy(void *fa)'),
+    attr_init: lib.func('int posix_spawnattr_init(void *attr)'),
+    attr_setflags: lib.func('int posix_spawnattr_setflags(void *attr, short flags)'),
+    attr_setsigdefault: lib.func('int posix_spawnattr_setsigdefault(void *attr, const void *set)'),
+    attr_setsigmask: lib.func('int posix_spawnattr_setsigmask(void *attr, const void *set)'),
+    attr_destroy: lib.func('int posix_spawnattr_destroy(void *attr)'),
+    sigfillset: lib.func('int sigfillset(void *set)'),
+    sigemptyset: lib.func('int sigemptyset(void *set)'),
   };
   return libc;
 }
@@ -266,26 +292,6 @@ export function sendFdToSocket(socketPath: string, fd: number, name: string): vo
 }
 
 /**
- * Sends `data` with the descriptors `fds` (SCM_RIGHTS) on the connected socket `sock`, at once (MSG_DONTWAIT:
- * the message is tiny, a full socket buffer is an error).
- */
-export function sendFds(sock: number, fds: readonly number[], data: Buffer): void {
-  const c = load();
-  let control: Buffer | null = null;
-  if (fds.length > 0) {
-    control = Buffer.alloc(16 + Math.ceil((fds.length * 4) / 8) * 8); // CMSG_SPACE(n * sizeof(int))
-    control.writeBigUInt64LE(BigInt(16 + fds.length * 4), 0); // CMSG_LEN
-    control.writeInt32LE(SOL_SOCKET, 8);
-    control.writeInt32LE(SCM_RIGHTS, 12);
-    fds.forEach((fd, i) => control!.writeInt32LE(fd, 16 + i * 4));
-  }
-  const msg = { name: null, namelen: 0, iov: [{ base: data, len: data.length }], iovlen: 1, control, controllen: control?.length ?? 0, flags: 0 };
-  const n = Number(c.sendmsg(sock, msg, MSG_NOSIGNAL | MSG_DONTWAIT));
-  if (n < 0) throw errnoError('sendmsg');
-  if (n !== data.length) throw Object.assign(new Error(`sendmsg: short write (${n} of ${data.length})`), { code: 'EIO' });
-}
-
-/**
  * Receives one descriptor sent with SCM_RIGHTS on the connected socket `sock`, without blocking: null when
  * nothing has arrived yet (EAGAIN). The received fd is close-on-exec; `data` is the message's payload.
  */
@@ -304,4 +310,59 @@ export function receiveFd(sock: number): { fd: number; data: string } | null {
     throw Object.assign(new Error('recvmsg: no descriptor in the message'), { code: 'EBADMSG' });
   }
   return { fd: control.readInt32LE(16), data: data.subarray(0, n).toString() };
+}
+
+/** A connected pair of unix stream sockets, both close-on-exec. */
+export function socketPair(): [number, number] {
+  const sv = new Int32Array(2);
+  check(load().socketpair(AF_UNIX, SOCK_STREAM | O_CLOEXEC, 0, sv), 'socketpair');
+  return [sv[0]!, sv[1]!];
+}
+
+// Opaque glibc types, allocated larger than their x86_64/aarch64 sizes (80, 336 and 128 bytes).
+const FILE_ACTIONS_SIZE = 256;
+const SPAWNATTR_SIZE = 512;
+const SIGSET_SIZE = 128;
+const POSIX_SPAWN_SETSIGDEF = 0x04;
+const POSIX_SPAWN_SETSIGMASK = 0x08;
+
+/**
+ * posix_spawn(3): starts `path` with `argv` and `env`, child fd i being a copy of `fds[i]`; every other fd of
+ * ours is close-on-exec already. Every signal is reset to its default and none is blocked (Node ignores
+ * SIGPIPE: an ignored disposition would survive exec). glibc runs the child on its own stack with
+ * CLONE_VM|CLONE_VFORK, so this costs a fraction of child_process.spawn, which forks the whole Node process
+ * (~0.5 ms against ~2.5 ms here); the caller reaps the child (it is not libuv's).
+ */
+export function posixSpawn(path: string, argv: readonly string[], env: readonly string[], fds: readonly number[]): number {
+  const c = load();
+  const fa = Buffer.alloc(FILE_ACTIONS_SIZE);
+  const attr = Buffer.alloc(SPAWNATTR_SIZE);
+  const all = Buffer.alloc(SIGSET_SIZE);
+  const none = Buffer.alloc(SIGSET_SIZE);
+  const spawnCheck = (r: number, what: string): void => {
+    if (r !== 0) {
+      const code = errnoNames[r] ?? `E${r}`;
+      throw Object.assign(new Error(`${what} ${path}: ${code}`), { errno: r, code, syscall: what });
+    }
+  };
+  spawnCheck(c.fa_init(fa), 'posix_spawn_file_actions_init');
+  spawnCheck(c.attr_init(attr), 'posix_spawnattr_init');
+  try {
+    // Through temporaries above every source, so that no source is overwritten before it is copied.
+    const base = Math.max(...fds, fds.length) + 1;
+    fds.forEach((fd, i) => spawnCheck(c.fa_adddup2(fa, fd, base + i), 'posix_spawn_file_actions_adddup2'));
+    fds.forEach((_, i) => spawnCheck(c.fa_adddup2(fa, base + i, i), 'posix_spawn_file_actions_adddup2'));
+    fds.forEach((_, i) => spawnCheck(c.fa_addclose(fa, base + i), 'posix_spawn_file_actions_addclose'));
+    c.sigfillset(all);
+    c.sigemptyset(none);
+    spawnCheck(c.attr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK), 'posix_spawnattr_setflags');
+    spawnCheck(c.attr_setsigdefault(attr, all), 'posix_spawnattr_setsigdefault');
+    spawnCheck(c.attr_setsigmask(attr, none), 'posix_spawnattr_setsigmask');
+    const pid = [0];
+    spawnCheck(c.posix_spawn(pid, path, fa, attr, [...argv, null], [...env, null]), 'posix_spawn');
+    return pid[0]!;
+  } finally {
+    c.fa_destroy(fa);
+    c.attr_destroy(attr);
+  }
 }

@@ -4,8 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { Factory } from '../../native';
-import { runtimeFixture, waitFor, withTimeout, type RuntimeFixture } from '../helpers/runtime-fixture';
+import { runtimeFixture, withTimeout, type RuntimeFixture } from '../helpers/runtime-fixture';
 
 const skip = process.getuid?.() !== 0 ? 'needs root: namespaces, mounts and cgroups' : false;
 
@@ -96,30 +95,6 @@ describe('runtime: lifecycle and process', { skip }, () => {
     await withTimeout(p.wait(), 10_000, 'exit');
     await assert.rejects(c.run(), { name: 'FailedPrecondition', message: /stopped/ });
     await c.destroy();
-  });
-
-  it('with a spare berth-init (spareInit), start and exec get their stdio over the socket', async () => {
-    const factory = new Factory({ stateRoot: fx.factory.stateRoot, spareInit: true });
-    const { id, spec } = fx.spec({ args: ['sh', '-c', 'read line; echo "init got $line"; sleep 600'] });
-    const c = await factory.create(id, { bundle: fx.bundle, spec });
-    const files = fx.outputFiles();
-    const input = `${fx.dir}/stdin-${id}`;
-    fs.writeFileSync(input, 'hello\n');
-    const stdin = fs.openSync(input, 'r');
-    try {
-      const p = await c.start({ stdin, stdout: files.out, stderr: files.err });
-      await c.run();
-      const ex = fx.outputFiles();
-      const e = await c.exec({ args: ['echo', 'exec ok'], cwd: '/', user: { uid: 0, gid: 0 } }, { stdout: ex.out });
-      assert.equal((await withTimeout(e.wait(), 10_000, 'exec exit')).exitStatus, 0);
-      assert.equal(ex.read().stdout, 'exec ok\n');
-      await waitFor(() => files.read().stdout.includes('init got hello'), 5000, 'init output');
-      await c.kill('KILL');
-      assert.equal((await withTimeout(p.wait(), 10_000, 'exit')).exitStatus, 137);
-    } finally {
-      fs.closeSync(stdin);
-      await c.destroy();
-    }
   });
 
   it('a missing executable fails start with NotFound', async () => {
