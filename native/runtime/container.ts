@@ -287,6 +287,8 @@ export class Container {
       await (await this.cgroup()).killAll(sig);
       return;
     }
+    // containerd's answer for a process that has exited is NotFound "process already finished".
+    if (status === 'stopped') throw new NotFound(`container ${this.id}: process already finished`);
     if (status !== 'created' && status !== 'running' && status !== 'paused') {
       throw new FailedPrecondition(`container ${this.id}: cannot kill a ${status} container`);
     }

@@ -94,7 +94,7 @@ describe('runtime: more spec coverage', { skip }, () => {
     await loaded.kill('KILL', { all: true });
     assert.equal((await withTimeout(p.wait(), 10_000, 'exit')).exitStatus, 137);
     assert.equal((await loaded.state()).status, 'stopped');
-    await assert.rejects(loaded.kill('TERM'), { name: 'FailedPrecondition' });
+    await assert.rejects(loaded.kill('TERM'), { name: 'NotFound', message: /process already finished/ });
     await loaded.destroy();
     await c.destroy();
   });
