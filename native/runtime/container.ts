@@ -100,7 +100,9 @@ export class Container {
       this.st.status = 'stopped';
       this.initChannel?.close();
       this.initChannel = undefined;
-      if (fs.existsSync(this.dir)) await this.save();
+      await this.save().catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err; // destroyed meanwhile
+      });
     }
     return this.st.status;
   }
