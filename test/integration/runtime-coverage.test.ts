@@ -26,6 +26,25 @@ describe('runtime: more spec coverage', { skip }, () => {
     assert.equal(r.stdout, '0\n0\nrc=1\n', r.stderr);
   });
 
+  it('bind mounts: read-only, noexec, files, rbind with propagation; the default filesystems', async () => {
+    const data = `${fx.dir}/data`;
+    fs.mkdirSync(data, { recursive: true });
+    fs.writeFileSync(`${data}/f`, 'host data\n');
+    fs.writeFileSync(`${data}/x.sh`, '#!/bin/sh\necho ran\n', { mode: 0o755 });
+    const { spec } = fx.spec({
+      args: ['sh', '-c', 'cat /data/f; echo x > /data/g; echo ro=$?; /exec/x.sh; echo noexec=$?; cat /one-file; grep -c " /data \\| /exec \\| /dev/mqueue \\| /dev/shm \\| /dev/pts " /proc/self/mountinfo'],
+    });
+    spec.mounts!.push(
+      { destination: '/data', type: 'bind', source: data, options: ['rbind', 'ro', 'rprivate'] },
+      { destination: '/exec', type: 'none', source: data, options: ['bind', 'noexec'] },
+      { destination: '/one-file', type: 'bind', source: `${data}/f`, options: ['rbind', 'ro'] },
+    );
+    const r = await fx.runToEnd(spec);
+    assert.match(r.stdout, /^host data\nro=1\n/, r.stderr);
+    assert.match(r.stdout, /noexec=126\nhost data\n5\n$/, r.stderr);
+    assert.equal(fs.existsSync(`${data}/g`), false);
+  });
+
   it('applies sysctls of the container namespaces', async () => {
     const { spec } = fx.spec({ args: ['sh', '-c', 'cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax'] });
     spec.linux!.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.msgmax': '12345' };
