@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { NamespaceType, OciProcess, OciSpec } from './spec-types';
 import { capabilityMask, maskHex } from './capabilities';
 import { rlimitNumber, rlimitValue } from './rlimits';
-import { DEV_LINKS, MS_REC, MS_SLAVE, planDevices, planMounts, propagationFlags } from './mounts';
+import { DEV_LINKS, MS_REC, MS_SHARED, MS_SLAVE, MS_UNBINDABLE, planDevices, planMounts, propagationFlags } from './mounts';
 import { expandCgroupMount, type HostCgroupMount } from './cgroup-mounts';
 import { containerHookOps, hooksOf } from './hooks';
 import { seccompOps } from './seccomp';
@@ -98,7 +98,10 @@ export function initOps(input: InitPlanInput): InitOp[] {
   if (proc.terminal && !containerPty) ops.push(['ctty']);
   if (proc.oomScoreAdj !== undefined) ops.push(['oom-score-adj', String(proc.oomScoreAdj)]);
 
-  const rootProp = linux.rootfsPropagation ? propagationFlags(linux.rootfsPropagation) : MS_SLAVE | MS_REC;
+  // A shared root cannot be pivoted into and an unbindable one cannot be bound onto itself: those start as
+  // slave like the default, and get their propagation after pivot_root ("rootprop" below).
+  const requested = linux.rootfsPropagation ? propagationFlags(linux.rootfsPropagation) : 0;
+  const rootProp = requested && !(requested & (MS_SHARED | MS_UNBINDABLE)) ? requested : MS_SLAVE | MS_REC;
   ops.push(['propagation', String(rootProp | MS_REC)]);
   ops.push(['rootfs', rootfs]);
   for (const m of planMounts(spec.mounts ?? [], input.bundle)) {
