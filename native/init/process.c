@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <poll.h>
+#include <signal.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,6 +340,22 @@ static void wait_start_barrier(void)
 	close(fifo_fd);
 }
 
+/*
+ * Every signal back to its default and none blocked: ignored dispositions survive execve, and posix_spawn
+ * leaves glibc's internal signals (32, 33) ignored in its child. The raw syscall, because glibc's
+ * sigaction() refuses those two.
+ */
+static void reset_signals(void)
+{
+	struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } dfl = { SIG_DFL, 0, NULL, 0 };
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 void finalize_and_exec(int is_init)
 {
 	if (!args)
@@ -375,6 +392,7 @@ void finalize_and_exec(int is_init)
 			wait_start_barrier();
 		hooks_after_start(); /* startContainer hooks (hooks.c) */
 	}
+	reset_signals();
 	seccomp_apply();
 	env[nenv] = NULL;
 	execve(file, args, env);

@@ -21,6 +21,11 @@ describe('runtime: safety', { skip }, () => {
     await fx?.cleanup();
   });
 
+  it('the process starts with no signal ignored or blocked', async () => {
+    const r = await fx.runToEnd(fx.spec({ args: ['grep', '-E', '^Sig(Blk|Ign)', '/proc/self/status'] }).spec);
+    assert.match(r.stdout, /^SigBlk:\s+0+\nSigIgn:\s+0+\n$/);
+  });
+
   it('only fds 0-2 reach the process', async () => {
     const leaked = fs.openSync(fx.dir, 'r'); // a host directory open in the runtime's process
     try {

@@ -12,7 +12,7 @@ import { Reaper } from '../../native';
 import { InitChannel } from '../../native/runtime/init-channel';
 import { encodeConfig, type InitOp } from '../../native/runtime/init-config';
 import { defaultInitBinary, sealedInitBinary } from '../../native/runtime/init-binary';
-import { mkfifo } from '../../native/sys/linux';
+import { mkfifo, posixSpawn } from '../../native/sys/linux';
 import { exitStatusOf } from '../../native/runtime/reaper';
 
 const haveInit = fs.existsSync(defaultInitBinary());
@@ -42,7 +42,7 @@ describe('berth-init protocol (no namespaces)', { skip }, () => {
   it('exec mode: pid, wait-go, exec; EOF means the exec succeeded', async () => {
     const outFile = path.join(dir, 'out1');
     const out = fs.openSync(outFile, 'w');
-    const ch = start('exec', encodeConfig([['clone', '0'], ['wait-go'], ['setsid'], ...proc(['/bin/sh', '-c', 'echo $X $HOME; ls /proc/self/fd | wc -l; exit 3'])]), ['ignore', out, out]);
+    const ch = start('exec', encodeConfig([['clone', '0'], ['wait-go'], ['setsid'], ...proc(['/bin/sh', '-c', 'echo $X $HOME; ls /proc/self/fd | wc -l; grep -E "^Sig(Ign|Blk)" /proc/self/status; exit 3'])]), ['ignore', out, out]);
     fs.closeSync(out);
     const pid = await ch.pid();
     ch.go();
@@ -53,6 +53,8 @@ describe('berth-init protocol (no namespaces)', { skip }, () => {
     const lines = fs.readFileSync(outFile, 'utf8').split('\n');
     assert.match(lines[0]!, /^1 \//, 'env passed, HOME added from /etc/passwd');
     assert.equal(lines[1]!.trim(), '4', 'only 0-2 (plus the fd of ls itself) are open');
+    assert.match(lines[2]!, /^SigBlk:\s+0+$/, 'no signal blocked');
+    assert.match(lines[3]!, /^SigIgn:\s+0+$/, 'no signal ignored');
   });
 
   it('init mode waits at the start barrier until a byte arrives in the exec FIFO', async () => {
@@ -92,6 +94,28 @@ describe('berth-init protocol (no namespaces)', { skip }, () => {
     await assert.rejects(missing.execed(), { name: 'NotFound', message: /executable file not found in \$PATH/ });
     missing.close();
     await Reaper.get().watch(pid2);
+  });
+});
+
+describe('posixSpawn', () => {
+  it('maps fds (through temporaries), and its child is ours to reap', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-test-spawn-'));
+    try {
+      const a = fs.openSync(path.join(dir, 'a'), 'w');
+      const b = fs.openSync(path.join(dir, 'b'), 'w');
+      const script = 'echo out; echo err >&2';
+      // child stdout = b, stderr = a: crossed on purpose
+      const pid = posixSpawn('/bin/sh', ['sh', '-c', script], ['PATH=/bin:/usr/bin'], [a, b, a]);
+      fs.closeSync(a);
+      fs.closeSync(b);
+      const st = await Reaper.get().watch(pid);
+      assert.equal(st.exitStatus, 0);
+      const out = fs.readFileSync(path.join(dir, 'b'), 'utf8');
+      assert.equal(out, 'out\n');
+      assert.equal(fs.readFileSync(path.join(dir, 'a'), 'utf8'), 'err\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
