@@ -207,6 +207,8 @@ int main(int argc, char **argv)
 		die_errno("fd 3 is not the runtime's socket");
 	}
 	int is_init = strcmp(argv[1], "init") == 0;
+	/* Run from a memfd (/proc/<pid>/fd/N): name ourselves for ps. */
+	prctl(PR_SET_NAME, is_init ? "berth-init" : "berth-exec", 0, 0, 0);
 	/* Non-dumpable until execve: container processes may not ptrace us or open /proc/<pid>/exe, mem. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		die_errno("prctl(PR_SET_DUMPABLE)");

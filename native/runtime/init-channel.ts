@@ -33,7 +33,7 @@ export class InitChannel {
   private sawWaiting = false;
   private wake: (() => void) | undefined;
 
-  private constructor(private readonly sock: Socket, private readonly what: string) {
+  private constructor(private readonly sock: Socket, private readonly what: string, private readonly spawnedPid: number) {
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => {
       this.buf += chunk;
@@ -67,7 +67,7 @@ export class InitChannel {
       fs.closeSync(theirs);
     }
     const sock = new Socket({ fd: ours, readable: true, writable: true });
-    const ch = new InitChannel(sock, what);
+    const ch = new InitChannel(sock, what, pid);
     sock.on('close', () => reapSoon(pid));
     sock.write(config);
     return ch;
@@ -102,6 +102,7 @@ export class InitChannel {
     const line = await this.expect('pid');
     const pid = Number(line.slice(4));
     if (!Number.isInteger(pid) || pid <= 0) throw new Internal(`${this.what}: berth-init sent "${line}"`);
+    reapSoon(this.spawnedPid); // it exits right after this line
     return pid;
   }
 
