@@ -35,8 +35,12 @@ export class ExitRequest extends Error {
   }
 }
 
+/**
+ * The Factory behind berth-runc: it never reaps (the caller's subreaper does) and runs prestart hooks at
+ * `start` with status 'created', the runtime-spec 1.0 lifecycle (runc runs them during `create`).
+ */
 export function factoryOf(g: GlobalOptions): Factory {
-  return new Factory({ stateRoot: path.resolve(g.root), reap: false });
+  return new Factory({ stateRoot: path.resolve(g.root), reap: false, prestartAt: 'start' });
 }
 
 /** Loads container `id`; runc's "container does not exist" when it is not there. */

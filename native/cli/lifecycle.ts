@@ -121,7 +121,8 @@ export async function deleteContainer(g: GlobalOptions, id: string, opts: { forc
     throw err;
   }
   const { status } = await c.state();
-  if ((status === 'running' || status === 'paused') && !opts.force) {
+  // A created container is not stopped either: the spec wants an error and no effect (runc deletes it).
+  if ((status === 'created' || status === 'running' || status === 'paused') && !opts.force) {
     throw new CliError(`cannot delete container ${id} that is not stopped: ${status}`);
   }
   await c.destroy();

@@ -57,6 +57,12 @@ export interface RuntimeContext {
   initBinary: string;
   /** false: never wait for container processes (berth-runc exits; the caller's subreaper collects them) */
   reap?: boolean;
+  /**
+   * When prestart hooks run: 'create' (default; runc, runtime-spec 1.1: during start(), once the namespaces
+   * exist, status 'creating') or 'start' (runtime-spec 1.0's lifecycle, what runtime-tools checks: in run(),
+   * before the barrier is released, status 'created'; berth-runc).
+   */
+  prestartAt?: 'create' | 'start';
 }
 
 const SIGKILL = 9;
@@ -167,10 +173,11 @@ export class Container {
       if (applied.status === 'rejected') throw applied.reason;
       const pid = gotPid.value;
       const hooks = hooksOf(spec);
-      if (hooks.prestart?.length || hooks.createRuntime?.length) {
+      const prestart = this.ctx.prestartAt === 'start' ? undefined : hooks.prestart;
+      if (prestart?.length || hooks.createRuntime?.length) {
         await channel.waiting();
         const state = this.hookState('creating', pid);
-        await runHooks('prestart', hooks.prestart, state);
+        await runHooks('prestart', prestart, state);
         await runHooks('createRuntime', hooks.createRuntime, state);
       }
       channel.go();
@@ -202,6 +209,16 @@ export class Container {
   /** Releases the start barrier: the init execs the user's program (status 'running'). */
   async run(): Promise<void> {
     await this.require('run', 'created');
+    const prestart = this.ctx.prestartAt === 'start' ? hooksOf(this.st.spec).prestart : undefined;
+    if (prestart?.length) {
+      try {
+        await runHooks('prestart', prestart, this.hookState('created', this.st.pid));
+      } catch (err) {
+        // the spec: generate an error, stop the container and go on at "delete" (destroy, poststop hooks)
+        await this.destroy().catch((e) => this.log.warn('destroy after a failed prestart hook', { error: messageOf(e) }));
+        throw err;
+      }
+    }
     let fd: number;
     try {
       fd = fs.openSync(this.execFifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);

@@ -23,6 +23,8 @@ export interface FactoryOptions {
   cgroupRoot?: string;
   /** default true: this process waits for container processes (Process.wait); false for berth-runc */
   reap?: boolean;
+  /** when prestart hooks run: 'create' (default, as runc) or 'start' (runtime-spec 1.0; berth-runc) */
+  prestartAt?: 'create' | 'start';
 }
 
 export class Factory {
@@ -30,16 +32,18 @@ export class Factory {
   readonly initBinary: string;
   readonly cgroupRoot: string;
   readonly reap: boolean;
+  readonly prestartAt: 'create' | 'start';
 
   constructor(opts: FactoryOptions) {
     this.stateRoot = path.resolve(opts.stateRoot);
     this.initBinary = opts.initBinary ?? defaultInitBinary();
     this.cgroupRoot = opts.cgroupRoot ?? DEFAULT_CGROUP_ROOT;
     this.reap = opts.reap ?? true;
+    this.prestartAt = opts.prestartAt ?? 'create';
   }
 
   private get ctx() {
-    return { stateRoot: this.stateRoot, initBinary: this.initBinary, reap: this.reap };
+    return { stateRoot: this.stateRoot, initBinary: this.initBinary, reap: this.reap, prestartAt: this.prestartAt };
   }
 
   async create(id: string, opts: { bundle: string; spec?: OciSpec }): Promise<Container> {

@@ -203,7 +203,10 @@ test('run waits and leaves with the exit status; run -d; delete --force; delete 
   const c = newId();
   assert.equal((await brunc(['create', c])).code, 0);
   const pid = JSON.parse((await brunc(['state', c])).stdout).pid as number;
-  assert.equal((await brunc(['delete', c])).code, 0, 'a created container can be deleted');
+  const refused = await brunc(['delete', c]);
+  assert.match(refused.stderr, new RegExp(`cannot delete container ${c} that is not stopped: created`), 'as the spec says (runc deletes it)');
+  assert.equal(JSON.parse((await brunc(['state', c])).stdout).status, 'created', 'no effect');
+  assert.equal((await brunc(['delete', '--force', c])).code, 0);
   await waitFor(() => statusOf(pid) === undefined || statusOf(pid) === 'Z', 'init gone');
 });
 
