@@ -155,3 +155,41 @@ describe('runtime: hooks', { skip }, () => {
     for (const h of ['pids', 'memory']) assert.equal(fs.existsSync(`/sys/fs/cgroup/${h}${spec.linux!.cgroupsPath}`), false);
   });
 });
+
+const UNIFIED = '/sys/fs/cgroup/unified';
+const skipV2 = skip || (!fs.existsSync(`${UNIFIED}/cgroup.controllers`) ? `no cgroup v2 mount at ${UNIFIED}` : false);
+
+describe('runtime: cgroup v2 (the host unified mount as the cgroup root)', { skip: skipV2 }, () => {
+  let fx: RuntimeFixture;
+  before(async () => {
+    fx = await runtimeFixture();
+  });
+  after(async () => {
+    await fx?.cleanup();
+  });
+
+  it('joins, execs, pauses with cgroup.freeze, reports v2 stats and removes its cgroup', async () => {
+    const factory = new Factory({ stateRoot: `${fx.dir}/state-v2`, cgroupRoot: UNIFIED });
+    const { id, spec } = fx.spec({ args: ['sleep', '600'] });
+    const cg = `${UNIFIED}${spec.linux!.cgroupsPath}`;
+    const c = await factory.create(id, { bundle: fx.bundle, spec });
+    try {
+      const p = await c.start({});
+      await c.run();
+      assert.match(fs.readFileSync(`/proc/${p.pid}/cgroup`, 'utf8'), new RegExp(`^0::${spec.linux!.cgroupsPath}$`, 'm'));
+      await c.pause();
+      assert.equal(fs.readFileSync(`${cg}/cgroup.freeze`, 'utf8').trim(), '1');
+      await c.resume();
+      const files = fx.outputFiles();
+      const e = await c.exec({ args: ['grep', '^0::', '/proc/self/cgroup'], cwd: '/', user: { uid: 0, gid: 0 } }, { stdout: files.out });
+      await withTimeout(e.wait(), 10_000, 'exec exit');
+      assert.equal(files.read().stdout, `0::${spec.linux!.cgroupsPath}\n`);
+      assert.equal((await c.stats()).version, 2);
+      await c.kill('KILL');
+      assert.equal((await withTimeout(p.wait(), 10_000, 'exit')).exitStatus, 137);
+    } finally {
+      await c.destroy();
+    }
+    assert.equal(fs.existsSync(cg), false);
+  });
+});
