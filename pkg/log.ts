@@ -1,17 +1,16 @@
 /**
- * Structured, levelled logging through winston. Every line carries the component and, where known, the
- * namespace, container id and pid: `log.child({ namespace, id, pid })`.
+ * Structured, levelled logging. Every line carries the component and, where known, the namespace,
+ * container id and pid: `log.child({ namespace, id, pid })`.
  *
- * Output goes to stderr (berthd, shim) as JSON lines by default, or as `level msg key=value` text when
- * BERTH_LOG_FORMAT=text. Level from `setLogLevel` or BERTH_LOG_LEVEL (default info).
+ * Output goes to stderr (berthd, shim) as JSON lines by default — `{"component":"shim","level":"info",
+ * "message":"...",...,"timestamp":"<ISO 8601>"}`, keys sorted as winston's json format wrote them — or as
+ * `timestamp level msg key=value` text when BERTH_LOG_FORMAT=text. Level from `setLogLevel` or
+ * BERTH_LOG_LEVEL (default info); npm levels (error warn info http verbose debug silly).
+ *
+ * A few lines of our own instead of winston: every shim writes through this, and loading winston cost a
+ * shim ~80 ms of CPU at start and a few MiB of heap for life.
  */
-import type winston from 'winston';
-
-/** winston is loaded on the first log line, not at import (it costs ~80 ms: short-lived CLIs never log). */
-function loadWinston(): typeof winston {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('winston') as typeof winston;
-}
+import fs from 'node:fs';
 
 export type LogFields = Record<string, unknown>;
 export interface Logger {
@@ -22,55 +21,69 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-const textFormat = (w: typeof winston) => w.format.printf((info) => {
-  const { level, message, timestamp, ...rest } = info as Record<string, unknown>;
-  const kv = Object.entries(rest)
-    .filter(([k]) => typeof k === 'string')
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v)}`)
-    .join(' ');
-  return `${String(timestamp)} ${String(level)} ${String(message)}${kv ? ' ' + kv : ''}`;
-});
+const LEVELS: Record<string, number> = { error: 0, warn: 1, info: 2, http: 3, verbose: 4, debug: 5, silly: 6 };
 
-let root: winston.Logger | undefined;
-
-function rootLogger(): winston.Logger {
-  if (!root) {
-    const winston = loadWinston();
-    root = winston.createLogger({
-      level: process.env.BERTH_LOG_LEVEL ?? 'info',
-      format: winston.format.combine(
-        winston.format.timestamp(),
-        process.env.BERTH_LOG_FORMAT === 'text' ? textFormat(winston) : winston.format.json(),
-      ),
-      transports: [new winston.transports.Stream({ stream: process.stderr })],
-    });
-  }
-  return root;
-}
+let threshold = LEVELS[process.env.BERTH_LOG_LEVEL ?? 'info'] ?? LEVELS.info!;
 
 export function setLogLevel(level: string): void {
-  rootLogger().level = level;
+  const n = LEVELS[level];
+  if (n !== undefined) threshold = n;
 }
 
-function wrap(w: winston.Logger): Logger {
+/** JSON.stringify that survives bigints, errors and cycles (a log line must never throw). */
+function safeJson(value: unknown): string {
+  const seen = new WeakSet<object>();
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v instanceof Error) return { message: v.message, stack: v.stack };
+    if (v !== null && typeof v === 'object') {
+      if (seen.has(v)) return '[Circular]';
+      seen.add(v);
+    }
+    return v;
+  });
+}
+
+function sorted(o: LogFields): LogFields {
+  const out: LogFields = {};
+  for (const k of Object.keys(o).sort()) out[k] = o[k];
+  return out;
+}
+
+function write(line: string): void {
+  try {
+    // stderr is a file (shim.log, daemon.log) or a pipe: a synchronous write keeps lines whole and in order.
+    fs.writeSync(2, line);
+  } catch {
+    // nowhere to report a failed log write
+  }
+}
+
+function emit(level: string, message: string, base: LogFields, fields: LogFields | undefined): void {
+  if ((LEVELS[level] ?? 0) > threshold) return;
+  const timestamp = new Date().toISOString();
+  const all: LogFields = { ...base, ...fields };
+  if (process.env.BERTH_LOG_FORMAT === 'text') {
+    const kv = Object.entries(all)
+      .map(([k, v]) => `${k}=${safeJson(v)}`)
+      .join(' ');
+    write(`${timestamp} ${level} ${message}${kv ? ' ' + kv : ''}\n`);
+    return;
+  }
+  write(safeJson(sorted({ ...all, level, message, timestamp })) + '\n');
+}
+
+function make(base: LogFields): Logger {
   return {
-    error: (m, f) => void w.error(m, f ?? {}),
-    warn: (m, f) => void w.warn(m, f ?? {}),
-    info: (m, f) => void w.info(m, f ?? {}),
-    debug: (m, f) => void w.debug(m, f ?? {}),
-    child: (fields) => wrap(w.child(fields)),
+    error: (m, f) => emit('error', m, base, f),
+    warn: (m, f) => emit('warn', m, base, f),
+    info: (m, f) => emit('info', m, base, f),
+    debug: (m, f) => emit('debug', m, base, f),
+    child: (fields) => make({ ...base, ...fields }),
   };
 }
 
-/** A logger for one component (`berthd`, `shim`, `runtime`...), lazily created. */
+/** A logger for one component (`berthd`, `shim`, `runtime`...). */
 export function getLogger(component: string): Logger {
-  let inner: Logger | undefined;
-  const get = (): Logger => (inner ??= wrap(rootLogger().child({ component })));
-  return {
-    error: (m, f) => get().error(m, f),
-    warn: (m, f) => get().warn(m, f),
-    info: (m, f) => get().info(m, f),
-    debug: (m, f) => get().debug(m, f),
-    child: (fields) => get().child(fields),
-  };
+  return make({ component });
 }

@@ -16,7 +16,7 @@
  *     level = "info"                 # error | warn | info | debug
  *   [shim]
  *     binary = ""                    # berth-shim launcher; empty = bin/berth-shim of this checkout
- *     prestart = 0                   # shims kept started and waiting for work
+ *     prestart = 2                   # shims kept started and waiting for work (deleted tasks' shims are reused)
  *
  * Unknown keys are refused (a typo must not silently fall back to a default).
  */
@@ -46,7 +46,7 @@ export function defaultConfig(): BerthdConfig {
     address: '/run/berth/berthd.sock',
     logLevel: 'info',
     grpc: { uid: 0, gid: 0, maxRecvMessageSize: MAX_MESSAGE_SIZE, maxSendMessageSize: MAX_MESSAGE_SIZE },
-    shim: { binary: '', prestart: 0 },
+    shim: { binary: '', prestart: 2 },
   };
 }
 
@@ -70,7 +70,7 @@ export function defaultConfigToml(): string {
     '',
     '[shim]',
     `  binary = ${JSON.stringify(c.shim.binary ?? '')}`,
-    `  prestart = ${c.shim.prestart ?? 0}`,
+    `  prestart = ${c.shim.prestart ?? 2}`,
     '',
   ].join('\n');
 }

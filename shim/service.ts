@@ -18,6 +18,8 @@ import { forgetPid } from './runtime/reap';
 import { Task, type TaskIdentity } from './task';
 
 export const SHIM_VERSION = 'berth-shim 0.1.0';
+/** How many tasks one shim process serves one after the other (Bind after Delete) before berthd must start a new one. */
+export const MAX_TASKS_PER_SHIM = 100;
 
 type Req = Record<string, any>;
 
@@ -44,6 +46,8 @@ export class ShimService {
   private log: Logger;
   private stream: ServerWritableStream<Req, object> | undefined;
   private shuttingDown = false;
+  /** Tasks this shim was bound to before the current one. */
+  private uses = 0;
 
   constructor(private readonly opts: ShimServiceOptions) {
     this.log = opts.log;
@@ -53,18 +57,33 @@ export class ShimService {
   async bind(identity: TaskIdentity): Promise<void> {
     if (this.identity) {
       const same = this.identity.id === identity.id && this.identity.namespace === identity.namespace && this.identity.bundle === identity.bundle;
-      if (!same) throw new FailedPrecondition(`shim is bound to task ${this.identity.namespace}/${this.identity.id}`);
-      return;
+      if (same) return;
+      if (!this.reusable()) throw new FailedPrecondition(`shim is bound to task ${this.identity.namespace}/${this.identity.id}`);
     }
     validateIdentifier(identity.id);
     validateIdentifier(identity.namespace);
     if (!identity.bundle.startsWith('/')) throw new InvalidArgument(`bundle ${identity.bundle}: must be an absolute path`);
+    if (this.identity) {
+      // Recycled: the previous task is deleted and every one of its events acknowledged (reusable()).
+      this.log.info('shim rebound to a new task', { previous: `${this.identity.namespace}/${this.identity.id}` });
+      this.queue.detach();
+      this.task = undefined;
+      this.uses++;
+    }
     this.identity = identity;
     this.log = this.opts.log.child({ namespace: identity.namespace, id: identity.id });
     await this.queue.attach(identity.bundle);
     const events = new TaskEvents(this.queue, () => identity.namespace);
     this.task = new Task(identity, events, this.log);
     this.log.info('shim bound to task', { bundle: identity.bundle });
+  }
+
+  /**
+   * Whether Bind may tie this shim to another task: its task was deleted, berthd acknowledged every event,
+   * no shutdown is under way, and it has not served too many tasks already (a fresh process now and then).
+   */
+  private reusable(): boolean {
+    return Boolean(this.task?.isDeleted) && this.queue.pending().length === 0 && !this.shuttingDown && this.uses < MAX_TASKS_PER_SHIM;
   }
 
   private requireTask(id: string): Task {

@@ -29,6 +29,8 @@ export interface EventPumpOptions {
   isShimAlive(): boolean;
   /** Called once when the stream ended and the shim is gone. */
   onShimGone(): void;
+  /** Sees every event as it arrives (replayed ones too), before any hold-back. */
+  onEvent?(topic: string, event: ShimEvent['event']): void;
 }
 
 type Waiter = { topic: string; afterSeq: number; resolve: (seen: boolean) => void };
@@ -138,6 +140,7 @@ export class EventPump {
 
   private async handle(ev: ShimEvent): Promise<void> {
     const seq = Number(ev.seq);
+    this.opts.onEvent?.(ev.topic, ev.event);
     if (seq > this.opts.ledger.seq) {
       const hold = this.holdUntil - Date.now();
       if (hold > 0) await this.sleep(hold, true);

@@ -21,7 +21,7 @@ import { ShimPool } from './pool';
 import { ShimClient } from './client';
 import { EventPump } from './event-pump';
 import { EventLedger, type EventPublisher, type HeldPublisher } from './event-ledger';
-import { TaskShim, taskKey } from './task-shim';
+import { InitSnapshot, TaskShim, taskKey } from './task-shim';
 import { isProcessAlive, processStartTime, removeBundleDir, removeFile, signalVerified, waitProcessGone } from './files';
 import { cleanupDeadShim, cancelRetries } from './recovery';
 import { containerCgroups, writeTaskFacts, type TaskFacts } from './dead-task';
@@ -179,9 +179,23 @@ export class ShimManager {
       );
       const tCreate = performance.now();
       this.recordInit(task, res.pid, doc, p.options);
+      task.snapshot ??= new InitSnapshot({
+        id: p.id,
+        bundle,
+        pid: res.pid,
+        status: 'CREATED',
+        stdin: p.stdin,
+        stdout: p.stdout,
+        stderr: p.stderr,
+        terminal: p.terminal,
+        exit_status: 0,
+        exited_at: null,
+        exec_id: '',
+      });
       const ms = (a: number, b: number): number => Math.round((b - a) * 10) / 10;
       task.log.debug('task created', { pid: res.pid, bundleMs: ms(t0, tBundle), shimMs: ms(tBundle, tShim), createMs: ms(tShim, tCreate) });
-      shim.child?.once('exit', () => void this.handleShimGone(task));
+      task.onShimExit = () => void this.handleShimGone(task);
+      shim.child?.once('exit', task.onShimExit);
       task.transition('ready');
       undo.release();
       return task;
@@ -266,6 +280,7 @@ export class ShimManager {
       holdUntil,
       isShimAlive: () => isProcessAlive(shim.pid, shim.startTime),
       onShimGone: () => void this.handleShimGone(task),
+      onEvent: (topic, event) => task.snapshot?.onEvent(topic, event, task.id),
     });
     task.pump.start();
   }
@@ -301,8 +316,35 @@ export class ShimManager {
     // The task is gone for clients now; the shim's exit and the removal of its files finish in the
     // background (a new task with this id waits for them, and so does berthd's stop).
     if (this.tasks.get(task.key) === task) this.tasks.delete(task.key);
-    this.track(task, this.shutdownAndRemove(task));
+    this.track(task, this.recycleOrShutdown(task));
     return res;
+  }
+
+  /**
+   * After Delete: the shim goes back to the pool when the pool has room (a warm shim serves the next task
+   * without a process start), else it is shut down. Either way the socket-less records and the bundle go.
+   */
+  private async recycleOrShutdown(task: TaskShim): Promise<void> {
+    const shim = task.shim;
+    const client = task.client;
+    if (!this.pool?.hasRoom() || !shim?.child || !client || this.closed) return this.shutdownAndRemove(task);
+    try {
+      await task.pump?.stop();
+      // The shim accepts a new Bind only once every event of this task is acknowledged.
+      if (task.ledger && task.ledger.seq > 0) await client.ack(task.ledger.seq, { timeoutMs: 2000 });
+    } catch (err) {
+      task.log.debug('shim not recycled', { error: messageOf(err) });
+      return this.shutdownAndRemove(task);
+    }
+    if (task.onShimExit) shim.child.off('exit', task.onShimExit);
+    if (!this.pool.giveBack({ ...shim, child: shim.child }, client, task.bundle)) {
+      if (task.onShimExit) shim.child.once('exit', task.onShimExit);
+      return this.shutdownAndRemove(task);
+    }
+    task.log.debug('shim recycled', { pid: shim.pid });
+    task.client = undefined;
+    task.shim = undefined;
+    await this.forget(task);
   }
 
   /** Remembers background work finishing a task until it settles (see `settle`). */

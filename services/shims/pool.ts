@@ -18,12 +18,17 @@ import { BUNDLE_FILES, type StateLayout } from './layout';
 import { isProcessAlive, readOptional, readPositiveInt, removeFile, signalVerified } from './files';
 import { spawnShim, waitUntilServing, recordShim, type SpawnedShim } from './spawn';
 
+/** How long after a shim was taken the pool refills (a deleted task's shim coming back makes it moot). */
+const REFILL_DELAY_MS = 300;
+
 export interface PooledShim {
   dir: string;
   shim: SpawnedShim;
   client: ShimClient;
   logFile: string;
   onExit: () => void;
+  /** It served a task before (warm). */
+  used?: boolean;
 }
 
 export interface ShimPoolOptions {
@@ -41,6 +46,8 @@ export class ShimPool {
   private starting = 0;
   private failures = 0;
   private closed = false;
+  private refill: NodeJS.Timeout | undefined;
+  private lastGiveBack = 0;
 
   constructor(private readonly opts: ShimPoolOptions) {
     this.dir = path.join(opts.layout.stateDir, 'pool');
@@ -48,6 +55,11 @@ export class ShimPool {
 
   get size(): number {
     return this.opts.size;
+  }
+
+  /** Whether a shim given back now would be kept. */
+  hasRoom(): boolean {
+    return !this.closed && this.idle.length < this.opts.size;
   }
 
   /** Idle shims serving and waiting for a task. */
@@ -61,17 +73,75 @@ export class ShimPool {
     this.fill();
   }
 
-  /** A live idle shim (detached from the pool), or undefined when none is ready. */
+  /**
+   * A live idle shim (detached from the pool), or undefined when none is ready. The most recently used one
+   * first (recycled shims are warm). The refill waits a moment: a shim given back after its task was
+   * deleted usually makes it unnecessary, and a spawn must not compete with the task being started.
+   */
   take(): PooledShim | undefined {
     let found: PooledShim | undefined;
     while (!found && this.idle.length > 0) {
-      const p = this.idle.shift()!;
+      const p = this.idle.pop()!;
       p.shim.child.off('exit', p.onExit);
       if (isProcessAlive(p.shim.pid, p.shim.startTime)) found = p;
       else this.discard(p);
     }
-    this.fill();
+    this.scheduleFill();
     return found;
+  }
+
+  /**
+   * Takes back the shim of a deleted task (it accepts a new Bind once the task is deleted and its events
+   * acknowledged): its records move from the bundle into a pool directory, its log with them. False when
+   * the pool is full or closed (the caller shuts the shim down).
+   */
+  giveBack(shim: SpawnedShim, client: ShimClient, bundle: string): boolean {
+    if (this.closed || !isProcessAlive(shim.pid, shim.startTime)) return false;
+    if (this.idle.length >= this.opts.size) {
+      // Full: a warm shim is worth more than one that never served a task.
+      const fresh = this.idle.findIndex((p) => !p.used);
+      if (fresh < 0) return false;
+      const [cold] = this.idle.splice(fresh, 1);
+      cold!.shim.child.off('exit', cold!.onExit);
+      this.discard(cold!);
+    }
+    this.lastGiveBack = Date.now();
+    const dir = path.join(this.dir, randomBytes(6).toString('hex'));
+    const logFile = path.join(dir, BUNDLE_FILES.log);
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      try {
+        fs.renameSync(path.join(bundle, BUNDLE_FILES.log), logFile);
+      } catch {}
+      recordShim(dir, shim);
+    } catch (err) {
+      this.opts.log.warn('cannot take back a shim', { pid: shim.pid, error: messageOf(err) });
+      fs.rmSync(dir, { recursive: true, force: true });
+      return false;
+    }
+    this.track({ dir, shim, client, logFile, onExit: () => {}, used: true });
+    return true;
+  }
+
+  private track(p: PooledShim): void {
+    p.onExit = () => {
+      this.idle = this.idle.filter((x) => x !== p);
+      this.discard(p);
+      this.scheduleFill();
+    };
+    p.shim.child.once('exit', p.onExit);
+    this.idle.push(p);
+  }
+
+  private scheduleFill(): void {
+    if (this.refill || this.closed) return;
+    this.refill = setTimeout(() => {
+      this.refill = undefined;
+      // Shims coming back from deleted tasks (a create/delete loop) keep the pool filled: no spawn then.
+      if (Date.now() - this.lastGiveBack < REFILL_DELAY_MS) this.scheduleFill();
+      else this.fill();
+    }, REFILL_DELAY_MS);
+    this.refill.unref();
   }
 
   /** Moves a taken shim's records into its task bundle and forgets its pool directory. */
@@ -92,14 +162,15 @@ export class ShimPool {
   }
 
   private fill(): void {
-    // Back off after repeated failures (a broken shim binary must not spin).
-    while (!this.closed && this.idle.length + this.starting < this.opts.size) {
+    // One spawn at a time (a node start is a few hundred ms of CPU on few cores: never a stampede), and
+    // back off after repeated failures (a broken shim binary must not spin).
+    if (!this.closed && this.starting === 0 && this.idle.length < this.opts.size) {
       this.starting++;
       const delay = this.failures === 0 ? 0 : Math.min(100 * 2 ** this.failures, 30_000);
       const t = setTimeout(() => {
         void this.spawnOne().finally(() => {
           this.starting--;
-          if (this.failures > 0 && this.failures < 8) this.fill();
+          if (this.failures < 8) this.fill();
         });
       }, delay);
       t.unref();
@@ -130,14 +201,12 @@ export class ShimPool {
         this.discard(p);
         return;
       }
-      p.onExit = () => {
-        this.idle = this.idle.filter((x) => x !== p);
-        this.discard(p);
-        this.fill();
-      };
-      shim.child.once('exit', p.onExit);
-      this.idle.push(p);
       this.failures = 0;
+      if (this.idle.length >= this.opts.size) {
+        this.discard(p); // shims given back filled the pool meanwhile
+        return;
+      }
+      this.track(p);
     } catch (err) {
       this.failures++;
       this.opts.log.warn('pre-started shim failed', { error: messageOf(err) });
@@ -170,6 +239,7 @@ export class ShimPool {
   /** Kills every idle shim (they serve no task); shims of tasks are not the pool's. */
   close(): void {
     this.closed = true;
+    clearTimeout(this.refill);
     for (const p of this.idle.splice(0)) {
       p.shim.child.off('exit', p.onExit);
       this.discard(p);

@@ -21,7 +21,7 @@ import { toTimestamp } from '../../proto/timestamp';
 import { isValidIdentifier } from '../../pkg/identifiers';
 import { isKind, messageOf } from '../../pkg/errdefs';
 import type { ShimManager } from './manager';
-import { TaskShim, taskKey } from './task-shim';
+import { InitSnapshot, TaskShim, taskKey } from './task-shim';
 import { BUNDLE_FILES } from './layout';
 import { ShimClient } from './client';
 import { EventLedger, HeldPublisher, type EventPublisher } from './event-ledger';
@@ -76,6 +76,8 @@ async function connect(manager: ShimManager, task: TaskShim): Promise<'ok' | 'no
     await client.waitForReady(manager.connectTimeoutMs);
     const st = await client.state(task.id, '', { timeoutMs: manager.connectTimeoutMs });
     if (st.pid > 0 && task.initPid === 0) task.initPid = st.pid;
+    if (task.snapshot) task.snapshot.fromState(st);
+    else task.snapshot = new InitSnapshot(st);
     return 'ok';
   } catch (err) {
     if (isKind(err, 'not-found') || isKind(err, 'failed-precondition')) return 'no-task';

@@ -107,7 +107,9 @@ export class TasksLogic {
   }
 
   async start(ns: string, id: string, execId: string, signal?: AbortSignal): Promise<{ pid: number }> {
-    const res = await this.task(ns, id).use().start(id, execId, { signal });
+    const t = this.task(ns, id);
+    const res = await t.use().start(id, execId, { signal });
+    if (execId === '') t.snapshot?.setStatus('RUNNING');
     return { pid: res.pid };
   }
 
@@ -115,6 +117,7 @@ export class TasksLogic {
     const t = this.shims.get(ns, id);
     if (t.state === 'unreachable') return this.unknownProcess(t, execId);
     const st = await t.use().state(id, execId, { signal, timeoutMs: STATE_TIMEOUT_MS });
+    if (execId === '') t.snapshot?.fromState(st);
     return processOf(id, execId, st);
   }
 
@@ -133,12 +136,17 @@ export class TasksLogic {
     };
   }
 
-  /** Every task of the namespace (a task whose shim does not answer shows as UNKNOWN; deleted ones drop out). */
+  /**
+   * Every task of the namespace (a task whose shim does not answer shows as UNKNOWN; deleted ones drop out).
+   * Answered from what berthd knows of each init (`TaskShim.snapshot`, kept current by the shim's events and
+   * the answers to Start, Wait, Pause, Resume, Get); a shim is asked only when berthd knows nothing yet.
+   */
   async list(ns: string, signal?: AbortSignal): Promise<Process[]> {
     const tasks = this.shims.list(ns).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const out = await Promise.all(
       tasks.map(async (t): Promise<Process | undefined> => {
         if (t.state === 'unreachable') return this.unknownProcess(t, '');
+        if (t.snapshot) return processOf(t.id, '', t.snapshot.state);
         try {
           return processOf(t.id, '', await t.use().state(t.id, '', { signal, timeoutMs: STATE_TIMEOUT_MS }));
         } catch (err) {
@@ -152,7 +160,9 @@ export class TasksLogic {
   }
 
   async wait(ns: string, id: string, execId: string, signal?: AbortSignal): Promise<WaitResponse> {
-    const res = await this.task(ns, id).use().wait(id, execId, { signal });
+    const t = this.task(ns, id);
+    const res = await t.use().wait(id, execId, { signal });
+    if (execId === '') t.snapshot?.exited(res.exit_status, res.exited_at ?? null);
     return { exit_status: res.exit_status, exited_at: res.exited_at ?? { seconds: 0, nanos: 0 } };
   }
 
@@ -209,11 +219,15 @@ export class TasksLogic {
   }
 
   async pause(ns: string, id: string, signal?: AbortSignal): Promise<void> {
-    await this.task(ns, id).use().pause(id, { signal });
+    const t = this.task(ns, id);
+    await t.use().pause(id, { signal });
+    t.snapshot?.setStatus('PAUSED');
   }
 
   async resume(ns: string, id: string, signal?: AbortSignal): Promise<void> {
-    await this.task(ns, id).use().resume(id, { signal });
+    const t = this.task(ns, id);
+    await t.use().resume(id, { signal });
+    t.snapshot?.setStatus('RUNNING');
   }
 
   async resizePty(ns: string, req: ResizePtyRequest__Output, signal?: AbortSignal): Promise<void> {

@@ -1,6 +1,8 @@
 /**
  * The shim's event queue: every event the shim causes gets the next sequence number, is appended to a file in
- * the bundle and fsync'd, and only then offered to the subscriber (berthd's Events stream). Events stay queued
+ * the bundle (a plain write: the file is there for berthd when the shim process dies, which the page cache
+ * survives; state lives on tmpfs (/run) in production, and containerd does not fsync its events either), and
+ * only then offered to the subscriber (berthd's Events stream). Events stay queued
  * until berthd acknowledges them (`ack(seq)` drops every event with seq <= that value), so a daemon that
  * reconnects after a restart replays what it missed with `subscribe(afterSeq)`.
  *
@@ -83,44 +85,45 @@ export class EventQueue {
   private listener: Listener | undefined;
   private file: string | undefined;
   private fd: number | undefined;
-  /** Serializes appends and rewrites so file order == seq order. */
-  private chain: Promise<void> = Promise.resolve();
 
   /** Attaches the queue to its file in `dir` (the bundle), loading unacknowledged events already there. */
   async attach(dir: string): Promise<void> {
-    await this.serialized(async () => {
-      const file = path.join(dir, EVENTS_FILE);
-      let existing: QueuedEvent[] = [];
-      try {
-        existing = parseEventsFile(await fs.promises.readFile(file, 'utf8'));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
-      // Normally there is no file yet (a shim serves one bundle); a file left there is kept and continued.
-      if (this.queued.length === 0) this.queued = existing;
-      this.lastSeq = Math.max(this.lastSeq, ...existing.map((e) => e.seq));
-      this.file = file;
-      await this.rewrite();
-    });
+    const file = path.join(dir, EVENTS_FILE);
+    let existing: QueuedEvent[] = [];
+    try {
+      existing = parseEventsFile(fs.readFileSync(file, 'utf8'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    // Normally there is no file yet (a shim serves one bundle); a file left there is kept and continued.
+    if (this.queued.length === 0) this.queued = existing;
+    this.lastSeq = Math.max(this.lastSeq, ...existing.map((e) => e.seq));
+    this.file = file;
+    this.rewrite();
   }
 
-  /** Assigns the next seq, persists the event (fsync), then offers it to the subscriber. */
+  /**
+   * Detaches the queue from its file (a recycled shim serves a new bundle next). Refused while events are
+   * unacknowledged: nothing queued may be lost.
+   */
+  detach(): void {
+    if (this.queued.length > 0) throw new Error(`event queue: ${this.queued.length} event(s) not acknowledged`);
+    if (this.fd !== undefined) closeQuietly(this.fd);
+    this.fd = undefined;
+    this.file = undefined;
+  }
+
+  /** Assigns the next seq, persists the event (written to the file), then offers it to the subscriber. */
   async publish(topic: string, namespace: string, typeName: string, value: Buffer): Promise<QueuedEvent> {
-    let event!: QueuedEvent;
-    await this.serialized(async () => {
-      event = { seq: ++this.lastSeq, timestamp: new Date(), topic, namespace, typeName, value };
-      if (this.fd !== undefined) {
-        await writeAll(this.fd, Buffer.from(lineOf(event)));
-        await fdatasync(this.fd);
-      }
-      this.queued.push(event);
-      // Offered in the same tick as it becomes visible to subscribe(): never twice, never skipped.
-      try {
-        this.listener?.(event);
-      } catch {
-        // a broken stream must not stop the queue; the event stays queued for the next subscriber
-      }
-    });
+    const event: QueuedEvent = { seq: ++this.lastSeq, timestamp: new Date(), topic, namespace, typeName, value };
+    if (this.fd !== undefined) writeAll(this.fd, Buffer.from(lineOf(event)));
+    this.queued.push(event);
+    // Offered in the same tick as it becomes visible to subscribe(): never twice, never skipped.
+    try {
+      this.listener?.(event);
+    } catch {
+      // a broken stream must not stop the queue; the event stays queued for the next subscriber
+    }
     return event;
   }
 
@@ -130,7 +133,6 @@ export class EventQueue {
    */
   subscribe(afterSeq: number, listener: Listener): { backlog: QueuedEvent[]; unsubscribe: () => void } {
     this.listener = listener;
-    // An event being persisted right now is not yet in `queued`; it reaches the listener when done.
     const backlog = this.queued.filter((e) => e.seq > afterSeq);
     return {
       backlog,
@@ -142,11 +144,9 @@ export class EventQueue {
 
   /** Drops every event with seq <= `seq` (memory and file). */
   async ack(seq: number): Promise<void> {
-    await this.serialized(async () => {
-      const before = this.queued.length;
-      this.queued = this.queued.filter((e) => e.seq > seq);
-      if (this.queued.length !== before) await this.rewrite();
-    });
+    const before = this.queued.length;
+    this.queued = this.queued.filter((e) => e.seq > seq);
+    if (this.queued.length !== before) this.rewrite();
   }
 
   pending(): readonly QueuedEvent[] {
@@ -157,56 +157,41 @@ export class EventQueue {
     return this.lastSeq;
   }
 
-  /** Waits for every write in flight (used before the shim exits). */
-  async flush(): Promise<void> {
-    await this.serialized(async () => {});
-  }
+  /** Every write is done when the call that made it returns; kept for callers that wait before exiting. */
+  async flush(): Promise<void> {}
 
   async close(): Promise<void> {
-    await this.serialized(async () => {
-      if (this.fd !== undefined) await closeFd(this.fd);
-      this.fd = undefined;
-    });
+    if (this.fd !== undefined) closeQuietly(this.fd);
+    this.fd = undefined;
   }
 
-  private serialized(step: () => Promise<void>): Promise<void> {
-    const next = this.chain.then(step);
-    this.chain = next.catch(() => {});
-    return next;
-  }
-
-  /** Writes the queued events to a temp file, fsyncs, renames over the file and reopens it for appends. */
-  private async rewrite(): Promise<void> {
+  /**
+   * Writes the queued events to a temp file, renames it over the file and appends to it from then on.
+   * Synchronous: a few hundred bytes on the shim's own files, cheaper than event-loop round trips.
+   */
+  private rewrite(): void {
     if (!this.file) return;
     const tmp = this.file + '.tmp';
-    const fd = await openFd(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+    const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND, 0o600);
     try {
-      await writeAll(fd, Buffer.from(this.queued.map(lineOf).join('')));
-      await fdatasync(fd);
+      writeAll(fd, Buffer.from(this.queued.map(lineOf).join('')));
+      fs.renameSync(tmp, this.file);
     } catch (err) {
-      await closeFd(fd);
+      closeQuietly(fd);
       throw err;
     }
-    await fs.promises.rename(tmp, this.file);
-    if (this.fd !== undefined) await closeFd(this.fd);
+    if (this.fd !== undefined) closeQuietly(this.fd);
     this.fd = fd;
     // The fd now refers to the renamed file; appends go on at its end.
   }
 }
 
-function openFd(p: string, flags: number, mode: number): Promise<number> {
-  return new Promise((resolve, reject) => fs.open(p, flags | fs.constants.O_APPEND, mode, (err, fd) => (err ? reject(err) : resolve(fd))));
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {}
 }
-function closeFd(fd: number): Promise<void> {
-  return new Promise((resolve) => fs.close(fd, () => resolve()));
-}
-function fdatasync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
-}
-async function writeAll(fd: number, buf: Buffer): Promise<void> {
+function writeAll(fd: number, buf: Buffer): void {
   let off = 0;
-  while (off < buf.length) {
-    const n = await new Promise<number>((resolve, reject) => fs.write(fd, buf, off, buf.length - off, null, (err, written) => (err ? reject(err) : resolve(written))));
-    off += n;
-  }
+  while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
 }

@@ -126,10 +126,20 @@ export class TasksEnv {
   leftovers(): { shims: string[]; mounts: string[]; cgroups: string[]; bundles: string[]; sockets: string[]; fifos: string[] } {
     const state = this.berthd.state;
     const shims: string[] = [];
+    // A task's shim names the state dir on its command line (spawned for the task) or is recorded in its
+    // bundle (a pre-started or recycled shim bound to it, whose command line has no arguments).
+    const bundlePids = new Set<string>();
+    for (const ns of readdirOrEmpty(path.join(state, 'tasks'))) {
+      for (const id of readdirOrEmpty(path.join(state, 'tasks', ns))) {
+        try {
+          bundlePids.add(fs.readFileSync(path.join(state, 'tasks', ns, id, 'shim.pid'), 'utf8').trim());
+        } catch {}
+      }
+    }
     for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
       try {
         const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        if (cmd.includes('berth-shim') && cmd.includes(state)) shims.push(`${pid} ${cmd.replace(/\0/g, ' ')}`);
+        if (cmd.includes('berth-shim') && (cmd.includes(state) || bundlePids.has(pid))) shims.push(`${pid} ${cmd.replace(/\0/g, ' ')}`);
       } catch {}
     }
     const mounts = fs
@@ -157,7 +167,17 @@ export class TasksEnv {
       }
     };
     const bundles = list(path.join(state, 'tasks')).flatMap((ns) => list(path.join(state, 'tasks', ns)).map((id) => `${ns}/${id}`));
-    const sockets = list(path.join(state, 's'));
+    // Idle pre-started (or recycled) shims of the pool are berthd's, not a task's leftovers.
+    const pooled = new Set(
+      list(path.join(state, 'pool')).map((d) => {
+        try {
+          return path.basename(fs.readFileSync(path.join(state, 'pool', d, 'address'), 'utf8').trim());
+        } catch {
+          return '';
+        }
+      }),
+    );
+    const sockets = list(path.join(state, 's')).filter((s) => !pooled.has(s));
     const fifos: string[] = [];
     const walk = (p: string): void => {
       for (const e of fs.readdirSync(p, { withFileTypes: true })) {
@@ -236,4 +256,12 @@ export function makeFifo(dir: string, name: string): { path: string; read(): str
       fs.closeSync(fd);
     },
   };
+}
+
+function readdirOrEmpty(p: string): string[] {
+  try {
+    return fs.readdirSync(p);
+  } catch {
+    return [];
+  }
 }
