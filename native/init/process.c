@@ -368,6 +368,11 @@ void finalize_and_exec(int is_init)
 		umask(umask_value);
 	if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		die_errno("prctl(PR_SET_NO_NEW_PRIVS)");
+	/* CVE-2024-21626: a cwd reached through a leaked host descriptor is not under our root. Checked here,
+	 * before a seccomp filter may deny getcwd(2); the chdir is done again as the user below. */
+	char here[PATH_MAX];
+	if (chdir(cwd) == 0 && (!getcwd(here, sizeof here) || here[0] != '/'))
+		die("cwd %s is outside the container root", cwd);
 	/* seccomp (seccomp.c): without no_new_privs loading needs CAP_SYS_ADMIN, so before the capabilities
 	 * go (runc's order); with it, as late as possible: just before execve, below. */
 	if (!no_new_privs)
@@ -379,10 +384,6 @@ void finalize_and_exec(int is_init)
 		switch_user();
 	if (chdir(cwd) < 0)
 		die_errno("chdir to cwd (\"%s\") set in config.json", cwd);
-	/* CVE-2024-21626: a cwd reached through a leaked host descriptor is not under our root. */
-	char here[PATH_MAX];
-	if (!getcwd(here, sizeof here) || here[0] != '/')
-		die("cwd %s is outside the container root", cwd);
 	if (has_caps)
 		apply_caps();
 	const char *file = lookup_executable();
