@@ -152,9 +152,23 @@ static int join_namespaces(const struct config *cfg, int from)
 
 /* "cgroup-join <file>...": writes "0" into each (v1 <dir>/tasks, v2 <dir>/cgroup.procs): this single-threaded
  * process moves itself, so the child cloned next starts inside the container's cgroups. */
+static int into_cgroup_fd = -1;
+
 static void join_cgroups(const struct op *op)
 {
 	for (int i = 1; i < op->argc; i++) {
+		/* A v2 cgroup.procs: the child is cloned straight into it (clone3 CLONE_INTO_CGROUP), which
+		 * spares the migration and its global lock; written below only if clone3 cannot do it. */
+		size_t len = strlen(op->argv[i]);
+		const char *suffix = "/cgroup.procs";
+		size_t slen = strlen(suffix);
+		if (into_cgroup_fd < 0 && len > slen && strcmp(op->argv[i] + len - slen, suffix) == 0) {
+			char dir[4096];
+			snprintf(dir, sizeof dir, "%.*s", (int)(len - slen), op->argv[i]);
+			into_cgroup_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (into_cgroup_fd >= 0)
+				continue;
+		}
 		int fd = open(op->argv[i], O_WRONLY | O_CLOEXEC);
 		if (fd < 0)
 			die_errno("join cgroup %s", op->argv[i]);
@@ -162,6 +176,29 @@ static void join_cgroups(const struct op *op)
 			die_errno("join cgroup %s", op->argv[i]);
 		close(fd);
 	}
+}
+
+/* clone(2) as a fork, into the v2 cgroup of join_cgroups when there is one (clone3, Linux 5.7+). */
+static pid_t clone_child(unsigned long flags)
+{
+	if (into_cgroup_fd >= 0) {
+		struct {
+			uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+				set_tid_size, cgroup;
+		} args = { 0 };
+		args.flags = flags | CLONE_PARENT | 0x200000000ULL /* CLONE_INTO_CGROUP */;
+		args.exit_signal = 0; /* with CLONE_PARENT, clone3 takes ours (SIGCHLD) and refuses any other */
+		args.cgroup = (uint64_t)into_cgroup_fd;
+		pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+		if (pid >= 0 || (errno != ENOSYS && errno != E2BIG && errno != EINVAL))
+			return pid;
+		/* An older kernel: join by writing, then clone. */
+		int fd = openat(into_cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			die_errno("join cgroup");
+		close(fd);
+	}
+	return (pid_t)syscall(SYS_clone, flags | CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 
 static void wait_go(void)
@@ -230,7 +267,7 @@ int main(int argc, char **argv)
 	if (pipe2(order, O_CLOEXEC) < 0)
 		die_errno("pipe");
 	/* A fork (no new stack): the child continues below with a copy of everything parsed. */
-	pid_t pid = (pid_t)syscall(SYS_clone, flags | CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
+	pid_t pid = clone_child(flags);
 	if (pid < 0)
 		die_errno("clone");
 	if (pid > 0) {
