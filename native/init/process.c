@@ -6,6 +6,7 @@
  *   user <uid> <gid> [<additional gid>...]                 rlimit <resource> <soft> <hard>
  *   caps <bounding> <effective> <permitted> <inheritable> <ambient>    (64-bit masks)
  *   nnp                        no_new_privs
+ *   preserve-fds <n>           fds 4..3+n (after the socket) reach the process as 3..2+n
  *   oom-score-adj <n>          applied at once
  *   ctty                       fd 0 (the pty slave) becomes the controlling terminal, at once
  *   fifo <path>                the start barrier (init only), opened at once, before pivot_root
@@ -59,6 +60,7 @@ static int has_caps;
 static uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
 static int no_new_privs;
 static int fifo_fd = -1;
+static int preserve_fds;
 
 /*
  * "pty <rows> <cols> [console]": a pty from the container's own /dev/ptmx (so `tty` names it inside). The
@@ -140,6 +142,10 @@ int process_op(const struct op *op)
 		cap_permitted = parse_u64(op, 3);
 		cap_inheritable = parse_u64(op, 4);
 		cap_ambient = parse_u64(op, 5);
+	} else if (strcmp(n, "preserve-fds") == 0) {
+		preserve_fds = (int)parse_u64(op, 1);
+		if (preserve_fds > 1000)
+			die("preserve-fds: too many");
 	} else if (strcmp(n, "nnp") == 0) {
 		no_new_privs = 1;
 	} else if (strcmp(n, "oom-score-adj") == 0) {
@@ -162,15 +168,34 @@ int process_op(const struct op *op)
 	return 1;
 }
 
-/* Every descriptor but 0-2, the runtime's socket and the barrier is closed; those two are close-on-exec. */
+/* Moves fd to a number >= min (close-on-exec), closing the old one. */
+static int move_fd_above(int fd, int min)
+{
+	if (fd < 0 || fd >= min)
+		return fd;
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, min);
+	if (nfd < 0)
+		die_errno("move fd %d", fd);
+	close(fd);
+	return nfd;
+}
+
+/*
+ * Every descriptor but 0-2, the runtime's socket and the barrier is closed; those two are close-on-exec.
+ * Preserved fds ("preserve-fds <n>": runc's --preserve-fds) arrive as 4..3+n, behind the socket, and are
+ * moved down to 3..2+n once the socket and the barrier are out of the way.
+ */
 static void close_other_fds(void)
 {
+	int first_free = 4 + preserve_fds;
+	sync_fd = move_fd_above(sync_fd, first_free);
+	fifo_fd = move_fd_above(fifo_fd, first_free);
 	int keep[2] = { sync_fd, fifo_fd };
 	if (keep[1] >= 0 && keep[1] < keep[0]) {
 		keep[0] = fifo_fd;
 		keep[1] = sync_fd;
 	}
-	unsigned int from = 3;
+	unsigned int from = (unsigned int)first_free;
 	for (int i = 0; i < 2; i++) {
 		if (keep[i] < 0)
 			continue;
@@ -180,6 +205,11 @@ static void close_other_fds(void)
 	}
 	if (syscall(SYS_close_range, from, ~0U, 0) < 0)
 		die_errno("close_range");
+	for (int i = 0; i < preserve_fds; i++)
+		if (dup2(4 + i, 3 + i) < 0) /* dup2 leaves the copy inheritable */
+			die_errno("preserve fd %d", 3 + i);
+	if (preserve_fds > 0)
+		close(3 + preserve_fds);
 }
 
 static void drop_bounding_set(void)

@@ -14,7 +14,7 @@ import { getLogger, type Logger } from '../../pkg/log';
 import { openCgroup, type CgroupManager, type CgroupMetrics } from '../cgroups';
 import { copyFdOf, kill as sysKill, mkfifo } from '../sys/linux';
 import { readHostCgroupMounts } from './cgroup-mounts';
-import { encodeConfig, execOps, hasDevpts, initOps } from './init-config';
+import { encodeConfig, execOps, hasDevpts, initOps, withPreservedFds } from './init-config';
 import { InitChannel } from './init-channel';
 import { sealedInitBinary } from './init-binary';
 import { Reaper, type ExitStatus } from './reaper';
@@ -31,6 +31,8 @@ export interface ProcessIO {
   stdin?: number;
   stdout?: number;
   stderr?: number;
+  /** more fds for the process, as its fds 3, 4, ... (runc's --preserve-fds; LISTEN_FDS socket activation) */
+  extraFds?: number[];
 }
 
 export interface Process {
@@ -156,7 +158,8 @@ export class Container {
         cgroupJoinFiles: cg.selfJoinFiles(), waitGo: true, id: this.id, annotations: this.st.annotations,
       });
       const stdio = this.stdio(io, pty);
-      const channel = InitChannel.start(sealedInitBinary(this.ctx.initBinary), 'init', encodeConfig(ops), stdio, `container ${this.id}`);
+      const extra = io.extraFds ?? [];
+      const channel = InitChannel.start(sealedInitBinary(this.ctx.initBinary), 'init', encodeConfig(withPreservedFds(ops, extra.length)), stdio, `container ${this.id}`, extra);
       undo.push(() => channel.close());
       if (pty) fs.closeSync(pty.slave);
       // The limits are written while berth-init starts; its child waits for "go" before it does anything
@@ -276,7 +279,8 @@ export class Container {
       }
       const cg = await this.cgroup();
       const ops = execOps(this.st.spec, this.st.pid, proc, cg.selfJoinFiles(), containerPty);
-      const channel = InitChannel.start(sealedInitBinary(this.ctx.initBinary), 'exec', encodeConfig(ops), this.stdio(io, pty), `container ${this.id}: exec`);
+      const extra = io.extraFds ?? [];
+      const channel = InitChannel.start(sealedInitBinary(this.ctx.initBinary), 'exec', encodeConfig(withPreservedFds(ops, extra.length)), this.stdio(io, pty), `container ${this.id}: exec`, extra);
       undo.push(() => channel.close());
       if (pty) fs.closeSync(pty.slave);
       const pid = await channel.pid();

@@ -53,13 +53,16 @@ export class InitChannel {
     sock.on('error', end);
   }
 
-  /** Starts `exe <mode>` (posix_spawn) with the stdio fds and the protocol socket, and writes the configuration. */
-  static start(exe: string, mode: 'init' | 'exec', config: Buffer, stdio: [Stdio, Stdio, Stdio], what: string): InitChannel {
+  /**
+   * Starts `exe <mode>` (posix_spawn) with the stdio fds, the protocol socket (fd 3) and `extraFds` (fds 4...,
+   * moved down to 3... by berth-init before exec), and writes the configuration.
+   */
+  static start(exe: string, mode: 'init' | 'exec', config: Buffer, stdio: [Stdio, Stdio, Stdio], what: string, extraFds: readonly number[] = []): InitChannel {
     devNull ??= fs.openSync('/dev/null', 'r+');
     const [ours, theirs] = socketPair();
     let pid: number;
     try {
-      pid = posixSpawn(exe, ['berth-init', mode], [], [...stdio.map((s) => (s === 'ignore' ? devNull! : s)), theirs]);
+      pid = posixSpawn(exe, ['berth-init', mode], [], [...stdio.map((s) => (s === 'ignore' ? devNull! : s)), theirs, ...extraFds]);
     } catch (err) {
       fs.closeSync(ours);
       throw new Internal(`${what}: start berth-init: ${(err as Error).message}`, { cause: err });

@@ -168,6 +168,12 @@ export function execOps(spec: OciSpec, initPid: number, proc: OciProcess, cgroup
   return ops;
 }
 
+/** Adds "preserve-fds <n>" (the caller's extra fds reach the process as 3, 4, ...) before the final exec. */
+export function withPreservedFds(ops: InitOp[], n: number): InitOp[] {
+  if (n <= 0) return ops;
+  return [...ops.slice(0, -1), ['preserve-fds', String(n)], ops[ops.length - 1]!];
+}
+
 function netstring(s: string): string {
   return `${Buffer.byteLength(s)}:${s},`;
 }

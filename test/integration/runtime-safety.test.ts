@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { runtimeFixture, withTimeout, type RuntimeFixture } from '../helpers/runtime-fixture';
+import { runtimeFixture, waitFor, withTimeout, type RuntimeFixture } from '../helpers/runtime-fixture';
 
 const skip = process.getuid?.() !== 0 ? 'needs root: namespaces, mounts and cgroups' : false;
 
@@ -34,6 +34,32 @@ describe('runtime: safety', { skip }, () => {
       assert.equal(r.stdout.split(/\s+/).filter(Boolean).join(' '), '0 1 2', r.stderr);
     } finally {
       fs.closeSync(leaked);
+    }
+  });
+
+  it('extra fds the caller asks for arrive as 3, 4, ... and nothing else (init and exec)', async () => {
+    const extraA = fs.openSync(`${fx.dir}/extra-a`, 'w');
+    const extraB = fs.openSync(`${fx.dir}/extra-b`, 'w');
+    const { spec } = fx.spec({ args: ['sh', '-c', 'echo to-a >&3; echo to-b >&4; ls /proc/1/fd; sleep 600'] });
+    const c = await fx.create(spec);
+    const files = fx.outputFiles();
+    try {
+      const p = await c.start({ stdout: files.out, stderr: files.err, extraFds: [extraA, extraB] });
+      await c.run();
+      const ex = fx.outputFiles();
+      const e = await c.exec({ args: ['sh', '-c', 'echo exec-to-a >&3; ls /proc/$$/fd; true'], cwd: '/', user: { uid: 0, gid: 0 } }, { stdout: ex.out, extraFds: [extraA] });
+      await withTimeout(e.wait(), 10_000, 'exec exit');
+      assert.equal(ex.read().stdout.split(/\s+/).filter(Boolean).join(' '), '0 1 2 3', ex.read().stderr);
+      await waitFor(() => files.read().stdout.split(/\s+/).filter(Boolean).length >= 5, 5000, 'init output');
+      assert.equal(files.read().stdout.split(/\s+/).filter(Boolean).join(' '), '0 1 2 3 4', files.read().stderr);
+      assert.equal(fs.readFileSync(`${fx.dir}/extra-a`, 'utf8'), 'to-a\nexec-to-a\n');
+      assert.equal(fs.readFileSync(`${fx.dir}/extra-b`, 'utf8'), 'to-b\n');
+      await c.kill('KILL');
+      await withTimeout(p.wait(), 10_000, 'exit');
+    } finally {
+      fs.closeSync(extraA);
+      fs.closeSync(extraB);
+      await c.destroy();
     }
   });
 
