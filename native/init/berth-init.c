@@ -32,6 +32,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -226,6 +227,11 @@ static void run_child_op(const struct op *op, int is_init)
 			die_errno("setsid");
 	} else if (strcmp(name, "wait-go") == 0) {
 		wait_go();
+	} else if (strcmp(name, "become-root") == 0) {
+		/* In a user namespace (its maps written by now): become its root, capabilities kept. */
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+			die_errno("become root of the user namespace (is container id 0 mapped?)");
+		setgroups(0, NULL);
 	} else if (strcmp(name, "exec") == 0) {
 		finalize_and_exec(is_init);
 	} else if (!rootfs_op(op) && !process_op(op) && !seccomp_op(op) && !hooks_op(op)) {

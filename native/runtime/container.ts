@@ -23,6 +23,7 @@ import type { LinuxResources, OciProcess } from './spec-types';
 import { EXEC_FIFO, processAlive, pidStartTime, writeState, type ContainerStatus, type PersistedState } from './state';
 import { openPty, type PtyPair } from './terminal';
 import { cgroupResources } from './resources';
+import { hostRootIds, newUserNamespace, writeIdMaps } from './userns';
 import { signalNumber } from './signals';
 import { hooksOf, runHooks, type HookState } from './hooks';
 
@@ -142,6 +143,8 @@ export class Container {
       fs.rmSync(this.execFifo, { force: true });
       mkfifo(this.execFifo, 0o622);
       undo.push(() => fs.rmSync(this.execFifo, { force: true }));
+      const root = hostRootIds(spec);
+      if (root.uid !== 0 || root.gid !== 0) fs.chownSync(this.execFifo, root.uid, root.gid); // the init opens it as that root
       const cg = await this.cgroup();
       await cg.create();
       undo.push(() => cg.destroy());
@@ -177,8 +180,13 @@ export class Container {
       const pid = gotPid.value;
       const hooks = hooksOf(spec);
       const prestart = this.ctx.prestartAt === 'start' ? undefined : hooks.prestart;
+      const userns = newUserNamespace(spec);
+      if (userns || prestart?.length || hooks.createRuntime?.length) await channel.waiting();
+      if (userns) {
+        writeIdMaps(pid, spec);
+        if (proc.oomScoreAdj !== undefined) fs.writeFileSync(`/proc/${pid}/oom_score_adj`, String(proc.oomScoreAdj));
+      }
       if (prestart?.length || hooks.createRuntime?.length) {
-        await channel.waiting();
         const state = this.hookState('creating', pid);
         await runHooks('prestart', prestart, state);
         await runHooks('createRuntime', hooks.createRuntime, state);

@@ -92,11 +92,16 @@ export function initOps(input: InitPlanInput): InitOp[] {
   if (privateCgroupNs) ops.push(['unshare', 'cgroup']);
   if (namespaces.some((n) => n.type === 'network' && !n.path)) ops.push(['unshare', 'net']);
   if (namespaces.some((n) => n.type === 'time' && !n.path)) ops.push(['unshare', 'time']);
-  if (input.waitGo) ops.push(['wait-go']);
+  // A new user namespace: the runtime writes its id maps while the child waits, then the child becomes
+  // the namespace's root (files it creates belong to the mapped root; its capabilities stay).
+  const userns = namespaces.find((n) => n.type === 'user');
+  if (input.waitGo || (userns && !userns.path)) ops.push(['wait-go']);
+  if (userns) ops.push(['become-root']);
   ops.push(['setsid']);
   const containerPty = proc.terminal && !input.consoleSlave;
   if (proc.terminal && !containerPty) ops.push(['ctty']);
-  if (proc.oomScoreAdj !== undefined) ops.push(['oom-score-adj', String(proc.oomScoreAdj)]);
+  // Lowering oom_score_adj needs CAP_SYS_RESOURCE of the host: in a user namespace the runtime writes it.
+  if (proc.oomScoreAdj !== undefined && !userns) ops.push(['oom-score-adj', String(proc.oomScoreAdj)]);
 
   // A shared root cannot be pivoted into and an unbindable one cannot be bound onto itself: those start as
   // slave like the default, and get their propagation after pivot_root ("rootprop" below).
@@ -106,7 +111,8 @@ export function initOps(input: InitPlanInput): InitOp[] {
   ops.push(['rootfs', rootfs]);
   for (const m of planMounts(spec.mounts ?? [], input.bundle)) {
     if (m.kind === 'cgroup') {
-      ops.push(...expandCgroupMount(m.destination, m.flags, input.hostCgroupMounts, input.cgroupRoot, privateCgroupNs));
+      // cgroup v1 cannot be mounted from a user namespace: binds then
+      ops.push(...expandCgroupMount(m.destination, m.flags, input.hostCgroupMounts, input.cgroupRoot, privateCgroupNs && !userns));
     } else {
       ops.push(['mount', m.source, m.destination, m.type, String(m.flags), m.data, ...m.propagation.map(String)]);
     }
@@ -155,14 +161,14 @@ export function execOps(spec: OciSpec, initPid: number, proc: OciProcess, cgroup
   const ops: InitOp[] = [];
   if (cgroupJoinFiles.length) ops.push(['cgroup-join', ...cgroupJoinFiles]);
   for (const type of JOIN_ORDER) {
-    if (type === 'user' || !types.has(type)) continue;
+    if (!types.has(type)) continue;
     ops.push(['join', NAMESPACES[type].name, `/proc/${initPid}/ns/${NAMESPACES[type].name}`]);
   }
   ops.push(['clone', '0']);
   ops.push(['setsid']);
   if (proc.terminal && containerPty) ops.push(ptyOp(proc, false));
   if (proc.terminal) ops.push(['ctty']);
-  if (proc.oomScoreAdj !== undefined) ops.push(['oom-score-adj', String(proc.oomScoreAdj)]);
+  if (proc.oomScoreAdj !== undefined && !types.has('user')) ops.push(['oom-score-adj', String(proc.oomScoreAdj)]);
   ops.push(...seccompOps(spec.linux?.seccomp));
   ops.push(...processOps(proc));
   return ops;

@@ -9,6 +9,7 @@ import type { NamespaceType, OciProcess, OciSpec } from './spec-types';
 import { capabilityMask } from './capabilities';
 import { rlimitNumber } from './rlimits';
 import { validateHooks } from './hooks';
+import { validateIdMappings } from './userns';
 import { seccompOps } from './seccomp';
 
 /** Reads `<bundle>/config.json`. */
@@ -109,7 +110,7 @@ export async function validateSpec(spec: OciSpec, bundle: string): Promise<strin
       fail(`linux.namespaces[${i}].path`, 'must be an absolute path');
     }
   });
-  if (seen.has('user')) fail('linux.namespaces', 'user namespaces are not supported yet');
+  validateIdMappings(spec);
   if (!seen.has('mount')) fail('linux.namespaces', 'a mount namespace is required');
   if ((spec.hostname || spec.domainname) && !seen.has('uts')) fail('hostname', 'needs a private uts namespace');
   (spec.mounts ?? []).forEach((m, i) => {

@@ -193,3 +193,57 @@ describe('runtime: cgroup v2 (the host unified mount as the cgroup root)', { ski
     assert.equal(fs.existsSync(cg), false);
   });
 });
+
+describe('runtime: user namespace', { skip }, () => {
+  let fx: RuntimeFixture;
+  const HOST = 100000;
+  before(async () => {
+    fx = await runtimeFixture();
+    fs.chmodSync(fx.dir, 0o755); // the container's root (an unprivileged host id) walks to its rootfs
+    const chownTree = (p: string): void => {
+      fs.lchownSync(p, HOST, HOST);
+      if (fs.lstatSync(p).isDirectory()) for (const e of fs.readdirSync(p)) chownTree(`${p}/${e}`);
+    };
+    chownTree(fx.rootfs);
+  });
+  after(async () => {
+    await fx?.cleanup();
+  });
+
+  it('maps ids, the init is root inside and an unprivileged host id outside; exec joins it', async () => {
+    const { spec } = fx.spec({ args: ['sh', '-c', 'id -u; cat /proc/self/uid_map; touch /tmp/made && ls -n /tmp/made; head -c 1 /dev/zero | wc -c; sleep 600'] });
+    spec.linux!.namespaces!.push({ type: 'user' });
+    spec.linux!.uidMappings = [{ containerID: 0, hostID: HOST, size: 65536 }];
+    spec.linux!.gidMappings = [{ containerID: 0, hostID: HOST, size: 65536 }];
+    const c = await fx.create(spec);
+    const files = fx.outputFiles();
+    try {
+      const p = await c.start({ stdout: files.out, stderr: files.err });
+      await c.run();
+      await waitFor(() => files.read().stdout.split('\n').length >= 5, 5000, 'init output');
+      const lines = files.read().stdout.split('\n');
+      assert.equal(lines[0], '0', files.read().stderr);
+      assert.match(lines[1]!, /^\s*0\s+100000\s+65536$/);
+      assert.match(lines[2]!, /^-rw-r--r--\s+1 0\s+0 .*\/tmp\/made$/);
+      assert.equal(lines[3]!.trim(), '1');
+      assert.equal(fs.statSync(`${fx.rootfs}/tmp/made`).uid, HOST);
+      assert.match(fs.readFileSync(`/proc/${p.pid}/status`, 'utf8'), /^Uid:\s+100000\s/m);
+      const ex = fx.outputFiles();
+      const e = await c.exec({ args: ['sh', '-c', 'id -u; readlink /proc/self/ns/user'], cwd: '/', user: { uid: 1000, gid: 1000 } }, { stdout: ex.out, stderr: ex.err });
+      assert.equal((await withTimeout(e.wait(), 10_000, 'exec exit')).exitStatus, 0, ex.read().stderr);
+      assert.equal(ex.read().stdout, `1000\n${fs.readlinkSync(`/proc/${p.pid}/ns/user`)}\n`);
+      await c.kill('KILL');
+      await withTimeout(p.wait(), 10_000, 'exit');
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  it('refuses mappings without container root', async () => {
+    const { spec } = fx.spec({ args: ['true'] });
+    spec.linux!.namespaces!.push({ type: 'user' });
+    spec.linux!.uidMappings = [{ containerID: 1, hostID: HOST, size: 10 }];
+    spec.linux!.gidMappings = [{ containerID: 0, hostID: HOST, size: 10 }];
+    await assert.rejects(fx.create(spec), { name: 'InvalidArgument', message: /linux\.uidMappings: container id 0 must be mapped/ });
+  });
+});

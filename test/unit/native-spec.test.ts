@@ -65,6 +65,20 @@ describe('native spec validation', () => {
     await rejectsWith(spec((s) => (s.linux!.rootfsPropagation = 'sideways')), 'linux.rootfsPropagation');
   });
 
+  it('checks user namespace mappings', async () => {
+    const withUserns = (u: unknown, g: unknown) => spec((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = u as never;
+      s.linux!.gidMappings = g as never;
+    });
+    const ok = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    await validateSpec(withUserns(ok, ok), bundle);
+    await rejectsWith(withUserns(undefined, ok), 'linux.uidMappings: a new user namespace needs mappings');
+    await rejectsWith(withUserns(ok, [{ containerID: 0, hostID: -1, size: 1 }]), 'linux.gidMappings[0].hostID');
+    await rejectsWith(withUserns(ok, [{ containerID: 5, hostID: 1, size: 1 }]), 'linux.gidMappings: container id 0 must be mapped');
+    await rejectsWith(spec((s) => (s.linux!.uidMappings = ok as never)), 'linux.uidMappings: need a user namespace');
+  });
+
   it('refuses a cwd through process descriptors (CVE-2024-21626)', async () => {
     for (const cwd of ['/proc/self/fd/3', '/proc/self/fd', '/proc/thread-self/cwd', '/proc/1/root/etc', '/proc/self/./fd/4']) {
       assert.ok(isDescriptorPath(cwd), cwd);
