@@ -200,3 +200,18 @@ test('ctr run -t through berth-runc: the shim gets the pty master over the conso
     await removeAll(id);
   }
 });
+
+test('ctr tasks exec -t through berth-runc: exec --tty with the console socket', { skip }, async () => {
+  const id = newId();
+  try {
+    const run = await ctr(['run', '-d', ...runc, '--rootfs', rootfs, id, '/bin/sleep', '1000']);
+    assert.equal(run.code, 0, run.stderr);
+    const cmd = `${CTR} --address ${address} tasks exec -t --exec-id tty1 ${id} /bin/sh -c 'tty; echo exec-done; exit 3'`;
+    const child = track(spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] }));
+    const r = await collect(child);
+    assert.match(r.stdout, /\/dev\/pts\/\d+/, r.stdout + r.stderr);
+    assert.match(r.stdout, /exec-done/);
+  } finally {
+    await removeAll(id);
+  }
+});
