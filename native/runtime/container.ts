@@ -373,9 +373,12 @@ export class Container {
     this.initChannel = undefined;
     const cg = await this.cgroup();
     if (status !== 'creating' || this.st.pid > 0) {
-      if (processAlive(this.st.pid, this.st.pidStartTime)) killQuietly(this.st.pid, SIGKILL);
-      // The common case (the init exited, its pid namespace took every process with it) needs no freezer.
-      const left = await cg.pids().catch(() => [] as number[]);
+      const initAlive = processAlive(this.st.pid, this.st.pidStartTime);
+      if (initAlive) killQuietly(this.st.pid, SIGKILL);
+      // The common case needs no freezer: with a private pid namespace, the init's death made the kernel kill
+      // every other process (cg.destroy waits for them to be gone); otherwise look for what is left.
+      const privatePidNs = (this.st.spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path);
+      const left = privatePidNs && !initAlive ? [] : await cg.pids().catch(() => [] as number[]);
       if (left.length > 0) {
         try {
           await cg.killAll(SIGKILL);
