@@ -104,6 +104,9 @@ export class Container {
 
   /** The status, noticing an init that exited since it was recorded. */
   private async refresh(): Promise<ContainerStatus> {
+    // 'created' lasts while the exec FIFO exists (whoever runs the container removes it, as runc's start
+    // does): run() needs no state write of its own.
+    if (this.st.status === 'created' && !fs.existsSync(this.execFifo)) this.st.status = 'running';
     const s = this.st.status;
     if ((s === 'created' || s === 'running' || s === 'paused') && !processAlive(this.st.pid, this.st.pidStartTime)) {
       this.st.status = 'stopped';
@@ -244,8 +247,7 @@ export class Container {
       fs.closeSync(fd);
     }
     fs.rmSync(this.execFifo, { force: true });
-    this.st.status = 'running';
-    await this.save();
+    this.st.status = 'running'; // persisted by the FIFO's absence (see refresh)
     const channel = this.initChannel;
     this.initChannel = undefined;
     if (channel) {
@@ -342,8 +344,7 @@ export class Container {
   async resume(): Promise<void> {
     await this.require('resume', 'paused');
     await (await this.cgroup()).thaw();
-    this.st.status = 'running';
-    await this.save();
+    this.st.status = 'running'; // persisted by the FIFO's absence (see refresh)
   }
 
   async stats(): Promise<CgroupMetrics> {
