@@ -72,6 +72,13 @@ export class ShimService {
     }
     this.identity = identity;
     this.log = this.opts.log.child({ namespace: identity.namespace, id: identity.id });
+    // The bundle is the shim's working directory (a recycled shim's previous one is gone: runc spawned
+    // from a removed cwd fails with ENOENT).
+    try {
+      process.chdir(identity.bundle);
+    } catch (err) {
+      this.log.warn('cannot enter the bundle', { err: String(err) });
+    }
     await this.queue.attach(identity.bundle);
     const events = new TaskEvents(this.queue, () => identity.namespace);
     this.task = new Task(identity, events, this.log);

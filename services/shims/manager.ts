@@ -225,9 +225,11 @@ export class ShimManager {
       }
     }
     const logFile = path.join(task.bundle, BUNDLE_FILES.log);
+    // Spawned without a task on its command line and bound like a pre-started one: after the task is deleted
+    // it can serve another (recycling), and its command line never names a task it no longer serves.
     const shim = await spawnShim({
       binary: this.opts.shimBinary,
-      args: [...(this.opts.shimArgsPrefix ?? []), '--namespace', task.namespace, '--id', task.id, '--bundle', task.bundle],
+      args: [...(this.opts.shimArgsPrefix ?? [])],
       address: this.layout.newSocketPath(),
       cwd: task.bundle,
       logFile,
@@ -238,6 +240,8 @@ export class ShimManager {
     const client = new ShimClient(shim.address);
     try {
       await waitUntilServing(client, shim, logFile);
+      // As generous as the wait above: a burst of shims starting on few cores answers slowly.
+      await client.bind({ id: task.id, namespace: task.namespace, bundle: task.bundle }, { timeoutMs: 60_000 });
     } catch (err) {
       client.close();
       signalVerified(shim.pid, shim.startTime, 'SIGKILL');

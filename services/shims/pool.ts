@@ -20,6 +20,12 @@ import { spawnShim, waitUntilServing, recordShim, type SpawnedShim } from './spa
 
 /** How long after a shim was taken the pool refills (a deleted task's shim coming back makes it moot). */
 const REFILL_DELAY_MS = 300;
+/**
+ * Shims given back beyond the pool's size (after a burst of tasks was deleted) are kept this long, up to
+ * MAX_IDLE of them, so the next burst finds warm shims; then the pool shrinks back to its size.
+ */
+const SURPLUS_IDLE_MS = 30_000;
+const MAX_IDLE = 32;
 
 export interface PooledShim {
   dir: string;
@@ -29,6 +35,8 @@ export interface PooledShim {
   onExit: () => void;
   /** It served a task before (warm). */
   used?: boolean;
+  /** When it went idle (given back). */
+  idleSince?: number;
 }
 
 export interface ShimPoolOptions {
@@ -38,6 +46,8 @@ export interface ShimPoolOptions {
   argsPrefix: string[];
   env?: NodeJS.ProcessEnv;
   log: Logger;
+  /** Idle shims kept at most (shims given back beyond `size` go after SURPLUS_IDLE_MS); default 32. */
+  maxIdle?: number;
 }
 
 export class ShimPool {
@@ -48,6 +58,9 @@ export class ShimPool {
   private closed = false;
   private refill: NodeJS.Timeout | undefined;
   private lastGiveBack = 0;
+  private trim: NodeJS.Timeout | undefined;
+  /** Shims started and not yet serving (killed by close: berthd may exit before they answer). */
+  private readonly spawning = new Set<SpawnedShim>();
 
   constructor(private readonly opts: ShimPoolOptions) {
     this.dir = path.join(opts.layout.stateDir, 'pool');
@@ -59,7 +72,7 @@ export class ShimPool {
 
   /** Whether a shim given back now would be kept. */
   hasRoom(): boolean {
-    return !this.closed && this.idle.length < this.opts.size;
+    return !this.closed && this.idle.length < this.keep;
   }
 
   /** Idle shims serving and waiting for a task. */
@@ -97,7 +110,7 @@ export class ShimPool {
    */
   giveBack(shim: SpawnedShim, client: ShimClient, bundle: string): boolean {
     if (this.closed || !isProcessAlive(shim.pid, shim.startTime)) return false;
-    if (this.idle.length >= this.opts.size) {
+    if (this.idle.length >= this.keep) {
       // Full: a warm shim is worth more than one that never served a task.
       const fresh = this.idle.findIndex((p) => !p.used);
       if (fresh < 0) return false;
@@ -119,7 +132,8 @@ export class ShimPool {
       fs.rmSync(dir, { recursive: true, force: true });
       return false;
     }
-    this.track({ dir, shim, client, logFile, onExit: () => {}, used: true });
+    this.track({ dir, shim, client, logFile, onExit: () => {}, used: true, idleSince: Date.now() });
+    this.scheduleTrim();
     return true;
   }
 
@@ -131,6 +145,35 @@ export class ShimPool {
     };
     p.shim.child.once('exit', p.onExit);
     this.idle.push(p);
+  }
+
+  /** How many idle shims the pool keeps: `size`, plus shims given back after a burst (for SURPLUS_IDLE_MS). */
+  private get keep(): number {
+    return Math.max(this.opts.size, this.opts.maxIdle ?? MAX_IDLE);
+  }
+
+  /** Shims beyond `size` that stayed idle for SURPLUS_IDLE_MS are shut down (oldest first). */
+  private scheduleTrim(): void {
+    if (this.trim || this.closed || this.idle.length <= this.opts.size) return;
+    this.trim = setTimeout(() => {
+      this.trim = undefined;
+      const now = Date.now();
+      while (this.idle.length > this.opts.size && now - (this.idle[0]!.idleSince ?? 0) >= SURPLUS_IDLE_MS) {
+        const p = this.idle.shift()!;
+        p.shim.child.off('exit', p.onExit);
+        this.retire(p);
+      }
+      this.scheduleTrim();
+    }, SURPLUS_IDLE_MS / 4);
+    this.trim.unref();
+  }
+
+  /** Asks an idle shim to exit (Shutdown; SIGKILL if it does not answer), removes its records. */
+  private retire(p: PooledShim): void {
+    void p.client
+      .shutdown('', false, { timeoutMs: 2000 })
+      .catch(() => {})
+      .finally(() => this.discard(p));
   }
 
   private scheduleFill(): void {
@@ -195,7 +238,12 @@ export class ShimPool {
         bundle: dir,
       });
       client = new ShimClient(shim.address);
-      await waitUntilServing(client, shim, logFile);
+      this.spawning.add(shim);
+      try {
+        await waitUntilServing(client, shim, logFile);
+      } finally {
+        this.spawning.delete(shim);
+      }
       const p: PooledShim = { dir, shim, client, logFile, onExit: () => {} };
       if (this.closed) {
         this.discard(p);
@@ -240,6 +288,11 @@ export class ShimPool {
   close(): void {
     this.closed = true;
     clearTimeout(this.refill);
+    clearTimeout(this.trim);
+    for (const shim of this.spawning) {
+      signalVerified(shim.pid, shim.startTime, 'SIGKILL');
+      if (this.opts.layout.ownsSocket(shim.address)) removeFile(shim.address);
+    }
     for (const p of this.idle.splice(0)) {
       p.shim.child.off('exit', p.onExit);
       this.discard(p);
