@@ -25,7 +25,7 @@ import { openPty, type PtyPair } from './terminal';
 import { cgroupResources } from './resources';
 import { hostRootIds, newUserNamespace, writeIdMaps } from './userns';
 import { signalNumber } from './signals';
-import { hooksOf, runHooks, type HookState } from './hooks';
+import { exeOf, hooksOf, runHooks, waitForExec, type HookState } from './hooks';
 
 /** fds owned by the caller; the runtime dups them into the process (missing: /dev/null). */
 export interface ProcessIO {
@@ -233,6 +233,8 @@ export class Container {
         throw err;
       }
     }
+    const poststart = hooksOf(this.st.spec).poststart;
+    const exeBefore = poststart?.length && !this.initChannel ? exeOf(this.st.pid) : undefined;
     let fd: number;
     try {
       fd = fs.openSync(this.execFifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
@@ -256,8 +258,9 @@ export class Container {
       } finally {
         channel.close();
       }
+    } else if (exeBefore !== undefined) {
+      await waitForExec(this.st.pid, exeBefore); // another process started it: poststart comes after the exec
     }
-    const poststart = hooksOf(this.st.spec).poststart;
     if (poststart?.length) {
       await runHooks('poststart', poststart, this.hookState('running', this.st.pid)).catch((err) => {
         this.log.warn('poststart hook failed', { error: messageOf(err) });
@@ -344,7 +347,8 @@ export class Container {
   async resume(): Promise<void> {
     await this.require('resume', 'paused');
     await (await this.cgroup()).thaw();
-    this.st.status = 'running'; // persisted by the FIFO's absence (see refresh)
+    this.st.status = 'running';
+    await this.save();
   }
 
   async stats(): Promise<CgroupMetrics> {

@@ -6,6 +6,7 @@
  * namespaces, by berth-init itself (native/init/hooks.c): `containerHookOps` plans them.
  */
 import { spawn } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { DeadlineExceeded, Internal, InvalidArgument } from '../../pkg/errdefs';
 
 export interface OciHook {
@@ -128,4 +129,29 @@ export function containerHookOps(hooks: OciHooks, ctx: ContainerHookContext): st
     ...(hooks.createContainer ?? []).map((h) => hookOp('hook', 'createContainer', 'creating', h, ctx)),
     ...(hooks.startContainer ?? []).map((h) => hookOp('hook-after-start', 'startContainer', 'created', h, ctx)),
   ];
+}
+
+/** The executable of pid (readlink /proc/<pid>/exe), or undefined when it is gone. */
+export function exeOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits until pid has exec'd (its executable is no longer `before`) or is gone, at most `timeoutMs`: when the
+ * container is started from another process than the one that created it, poststart hooks run only once the
+ * user's program runs, as the spec says.
+ */
+export async function waitForExec(pid: number, before: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 1;
+  while (Date.now() < deadline) {
+    const now = exeOf(pid);
+    if (now === undefined || now !== before) return;
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 20);
+  }
 }
