@@ -92,8 +92,10 @@ describe('runtime: exec, terminal, pause', { skip }, () => {
     if (fs.existsSync(freezer)) assert.equal(fs.readFileSync(freezer, 'utf8').trim(), 'FROZEN');
     await assert.rejects(c.exec({ args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } }, {}), { name: 'FailedPrecondition' });
     await assert.rejects(c.pause(), { name: 'FailedPrecondition' });
+    assert.equal((await (await fx.factory.load(c.id)).state()).status, 'paused', 'persisted');
     await c.resume();
     assert.equal((await c.state()).status, 'running');
+    assert.equal((await (await fx.factory.load(c.id)).state()).status, 'running', 'persisted');
     if (fs.existsSync(freezer)) assert.equal(fs.readFileSync(freezer, 'utf8').trim(), 'THAWED');
     await assert.rejects(c.resume(), { name: 'FailedPrecondition' });
   });
