@@ -33,6 +33,13 @@ export interface CallContext {
 
 const log = getLogger('berthd');
 
+/**
+ * Handlers running now (unary and streaming). Logged at debug with every call's start and end (`call`,
+ * `call done {inflight}`): a handler that outlives its cancelled call is a leak, and tests watch this.
+ */
+let inflight = 0;
+export const inflightCalls = (): number => inflight;
+
 function callContext(metadata: grpc.Metadata, method: string, signal: AbortSignal): CallContext {
   return {
     namespace: namespaceOf(metadata),
@@ -59,7 +66,8 @@ export function unary<Req = any, Res = any>(
     call.once('cancelled', () => ac.abort());
     const method = call.getPath();
     const ctx = callContext(call.metadata, method, ac.signal);
-    log.debug('call', { method, namespace: ctx.namespace });
+    inflight++;
+    log.debug('call', { method, namespace: ctx.namespace, inflight });
     Promise.resolve()
       .then(() => fn(call.request, ctx))
       .then(
@@ -68,7 +76,11 @@ export function unary<Req = any, Res = any>(
           logFailure(method, ctx, err);
           callback(toGrpcStatus(err));
         },
-      );
+      )
+      .finally(() => {
+        inflight--;
+        log.debug('call done', { method, inflight });
+      });
   };
 }
 
@@ -85,7 +97,8 @@ export function serverStream<Req = any, Res = any>(
     call.once('close', () => ac.abort());
     const method = call.getPath();
     const ctx = callContext(call.metadata, method, ac.signal);
-    log.debug('call', { method, namespace: ctx.namespace });
+    inflight++;
+    log.debug('call', { method, namespace: ctx.namespace, inflight });
     const send = (msg: Res): void => {
       if (!ac.signal.aborted && !call.writableEnded) call.write(msg);
     };
@@ -100,7 +113,11 @@ export function serverStream<Req = any, Res = any>(
           logFailure(method, ctx, err);
           call.emit('error', toGrpcStatus(err));
         },
-      );
+      )
+      .finally(() => {
+        inflight--;
+        log.debug('call done', { method, inflight });
+      });
   };
 }
 

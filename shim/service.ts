@@ -42,6 +42,8 @@ export interface ShimServiceOptions {
 export class ShimService {
   readonly queue = new EventQueue();
   private task: Task | undefined;
+  /** unary handlers running now */
+  private inflight = 0;
   private identity: TaskIdentity | undefined;
   private log: Logger;
   private stream: ServerWritableStream<Req, object> | undefined;
@@ -193,8 +195,8 @@ export class ShimService {
         await init.update(resources as Record<string, unknown>);
         return {};
       }),
-      Wait: this.unary(async (r) => {
-        const res = await this.requireTask(r.id).process(r.exec_id).wait();
+      Wait: this.unary(async (r, signal) => {
+        const res = await this.requireTask(r.id).process(r.exec_id).wait(signal);
         return { exit_status: res.exitStatus, exited_at: res.exitedAt ? toTimestamp(res.exitedAt) : null };
       }),
       Stats: this.unary(async (r) => ({ stats: await this.requireTask(r.id).runtimeOrThrow().stats() })),
@@ -215,17 +217,29 @@ export class ShimService {
     };
   }
 
-  private unary(fn: (req: Req) => Promise<object>) {
+  /**
+   * A unary handler; `signal` aborts when berthd cancels the call (or goes away). Handlers running now are
+   * counted (`inflight`, logged at debug when one ends): one that outlives its cancelled call is a leak.
+   */
+  private unary(fn: (req: Req, signal: AbortSignal) => Promise<object>) {
     return (call: ServerUnaryCall<Req, object>, callback: sendUnaryData<object>): void => {
       const method = call.getPath().split('/').pop();
-      fn(call.request).then(
-        (res) => callback(null, res),
-        (err) => {
-          const status = toGrpcStatus(err);
-          this.log.debug('request failed', { method, code: status.code, err: status.details });
-          callback(status);
-        },
-      );
+      const ac = new AbortController();
+      call.once('cancelled', () => ac.abort());
+      this.inflight++;
+      fn(call.request, ac.signal)
+        .then(
+          (res) => callback(null, res),
+          (err) => {
+            const status = toGrpcStatus(err);
+            this.log.debug('request failed', { method, code: status.code, err: status.details });
+            callback(status);
+          },
+        )
+        .finally(() => {
+          this.inflight--;
+          this.log.debug('request done', { method, inflight: this.inflight });
+        });
     };
   }
 

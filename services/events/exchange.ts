@@ -119,6 +119,7 @@ export class EventExchange {
     if (signal.aborted) sub.close();
     else {
       this.subscribers.add(sub);
+      this.log?.debug('subscription opened', { subscribers: this.subscribers.size });
       signal.addEventListener('abort', () => this.unsubscribe(sub), { once: true });
     }
     const unsubscribe = (): void => this.unsubscribe(sub);
@@ -149,7 +150,7 @@ export class EventExchange {
 
   private unsubscribe(sub: Subscriber): void {
     sub.close();
-    this.subscribers.delete(sub);
+    if (this.subscribers.delete(sub)) this.log?.debug('subscription closed', { subscribers: this.subscribers.size });
   }
 
   private broadcast(env: Envelope): void {

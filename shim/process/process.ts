@@ -10,6 +10,7 @@
  *   6. /tasks/exit is persisted in the event queue (exactly once per process);
  *   7. Wait callers return.
  */
+import { Canceled } from '../../pkg/errdefs';
 import type { Logger } from '../../pkg/log';
 import type { TaskEvents } from '../events/publisher';
 import type { ProcessStdio, StdioPaths } from '../io/stdio';
@@ -44,6 +45,8 @@ export abstract class ShimProcess {
   protected terminalMaster: number | undefined;
   protected readonly lock = new Mutex();
   private readonly exited = new Deferred<void>();
+  /** cancellable waiters (`wait(signal)`), released when the exit is reported */
+  private readonly waiters = new Set<() => void>();
   /** a Create/Start whose event must be queued before this process's exit event */
   private reporting: Promise<void> | undefined;
 
@@ -53,6 +56,10 @@ export abstract class ShimProcess {
     readonly paths: StdioPaths,
   ) {
     this.state = new ProcessStateMachine(kind);
+    void this.exited.promise.then(() => {
+      for (const w of this.waiters) w();
+      this.waiters.clear();
+    });
   }
 
   /** The exec id, empty for the init process. */
@@ -71,8 +78,27 @@ export abstract class ShimProcess {
     return this.deps.log;
   }
 
-  /** Resolves once the exit is fully reported (see the header). */
-  async wait(): Promise<ExitResult> {
+  /**
+   * Resolves once the exit is fully reported (see the header). With `signal`: Canceled when it aborts first,
+   * and the waiter is dropped at once (a cancelled Wait holds nothing until the exit).
+   */
+  async wait(signal?: AbortSignal): Promise<ExitResult> {
+    if (signal && !this.exited.settled) {
+      await new Promise<void>((resolve, reject) => {
+        const canceled = (): Canceled => new Canceled(`process ${this.eventId}: wait canceled`);
+        if (signal.aborted) return reject(canceled());
+        const onAbort = (): void => {
+          this.waiters.delete(waiter);
+          reject(canceled());
+        };
+        const waiter = (): void => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        this.waiters.add(waiter);
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+    }
     await this.exited.promise;
     return this.exitResult();
   }
