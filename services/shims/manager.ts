@@ -296,7 +296,9 @@ export class ShimManager {
   async deleteTask(task: TaskShim, signal?: AbortSignal): Promise<DeleteResponse> {
     const client = task.use();
     if (task.state === 'deleting') throw new FailedPrecondition(`task ${task.id}: is being deleted`);
-    const st = await client.state(task.id, '', { signal });
+    // A stopped init stays stopped: berthd's own view saves a round trip then (any other status is asked).
+    const known = task.snapshot?.state;
+    const st = known?.status === 'STOPPED' ? known : await client.state(task.id, '', { signal });
     if (!STOPPED_STATES.has(st.status)) {
       throw new FailedPrecondition(`task ${task.id}: must be stopped before deletion (status ${st.status.toLowerCase()})`);
     }
