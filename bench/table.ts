@@ -33,6 +33,7 @@ const ROWS: { key: string; label: (r: BenchResults) => string; unit: string; bet
   { key: 'lifecycle.median', label: () => 'lifecycle /bin/true, median', unit: 'ms', better: 'lower', pick: field('lifecycle', (v) => v.median) },
   { key: 'lifecycle.p90', label: () => 'lifecycle /bin/true, p90', unit: 'ms', better: 'lower', pick: field('lifecycle', (v) => v.p90) },
   { key: 'burst.total', label: (r) => `${r.options.burst} lifecycles in parallel, total`, unit: 'ms', better: 'lower', pick: field('burst', (v) => v.medianMs) },
+  { key: 'burst.first', label: () => '  first round (berth: no warm shims yet)', unit: 'ms', better: 'lower', pick: field('burst', (v) => v.roundsMs[0] ?? NaN) },
   { key: 'exitEvent.median', label: () => 'Kill → /tasks/exit event, median', unit: 'ms', better: 'lower', pick: field('exitEvent', (v) => v.median) },
   { key: 'exitEvent.p90', label: () => 'Kill → /tasks/exit event, p90', unit: 'ms', better: 'lower', pick: field('exitEvent', (v) => v.p90) },
   {
