@@ -31,7 +31,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (skip) return;
+  if (skip) return fs.rmSync(env.work, { recursive: true, force: true });
   events?.stop();
   await env.stop();
 });
@@ -84,6 +84,12 @@ const nsMetadata = (): grpc.Metadata => {
   return md;
 };
 
+/** Like Promise.all, but waits for every promise before rethrowing the first failure (no task left in flight). */
+async function allSettledOrThrow(ps: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(ps)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 type Outcome = { ok: true; value: any } | { ok: false; code: number; details: string };
 const settle = (p: Promise<any>): Promise<Outcome> =>
   p.then(
@@ -95,7 +101,7 @@ const codes = (os: Outcome[]): string[] => os.map((o) => (o.ok ? 'OK' : status[o
 test('Kill, Delete, Wait and Get racing on one task: one Delete wins, every Wait gets the exit, events once', { skip }, async () => {
   const ids = [randomId(), randomId(), randomId()];
   const berthd = env.berthd.pid;
-  await Promise.all(
+  await allSettledOrThrow(
     ids.map(async (id) => {
       const pid = await env.run(id, ['/bin/sleep', '1000']);
       const tasks = env.tasks;
@@ -173,7 +179,7 @@ test('Kill, DeleteProcess and Wait racing on one exec: one DeleteProcess wins, t
 
 test('a task exiting by itself while Delete, Kill and Wait race: one status for all, one exit event', { skip }, async () => {
   const ids = Array.from({ length: 4 }, () => randomId());
-  await Promise.all(
+  await allSettledOrThrow(
     ids.map(async (id) => {
       await env.createContainer(id, ['/bin/sh', '-c', 'exit 3']);
       await env.tasks.Create!(env.createTaskRequest(id));

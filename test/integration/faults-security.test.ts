@@ -34,7 +34,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (skip) return;
+  if (skip) return fs.rmSync(env.work, { recursive: true, force: true });
   await env.stop();
 });
 
