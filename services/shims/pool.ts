@@ -123,10 +123,7 @@ export class ShimPool {
     const logFile = path.join(dir, BUNDLE_FILES.log);
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-      try {
-        fs.renameSync(path.join(bundle, BUNDLE_FILES.log), logFile);
-      } catch {}
-      recordShim(dir, shim);
+      moveRecords(bundle, dir, shim);
     } catch (err) {
       this.opts.log.warn('cannot take back a shim', { pid: shim.pid, error: messageOf(err) });
       fs.rmSync(dir, { recursive: true, force: true });
@@ -189,10 +186,7 @@ export class ShimPool {
 
   /** Moves a taken shim's records into its task bundle and forgets its pool directory. */
   adopt(p: PooledShim, bundle: string): void {
-    try {
-      fs.renameSync(p.logFile, path.join(bundle, BUNDLE_FILES.log));
-    } catch {}
-    recordShim(bundle, p.shim);
+    moveRecords(p.dir, bundle, p.shim);
     fs.rmSync(p.dir, { recursive: true, force: true });
   }
 
@@ -297,5 +291,21 @@ export class ShimPool {
       p.shim.child.off('exit', p.onExit);
       this.discard(p);
     }
+  }
+}
+
+/**
+ * Moves a shim's records (address, shim.starttime, shim.pid, in that order) and its log from one directory to
+ * another by rename: each file stays whole, and a rename costs less than writing it again. Falls back to
+ * writing the records when one is missing.
+ */
+function moveRecords(from: string, to: string, shim: SpawnedShim): void {
+  try {
+    fs.renameSync(path.join(from, BUNDLE_FILES.log), path.join(to, BUNDLE_FILES.log));
+  } catch {}
+  try {
+    for (const f of [BUNDLE_FILES.address, BUNDLE_FILES.shimStartTime, BUNDLE_FILES.shimPid]) fs.renameSync(path.join(from, f), path.join(to, f));
+  } catch {
+    recordShim(to, shim);
   }
 }

@@ -2,8 +2,11 @@
  * OOM-kill counting for /tasks/oom, the same for every backend: the memory cgroup of the init process is read
  * from /proc/<pid>/cgroup while it runs, then its kill counter is read when asked (cgroup v1:
  * memory.oom_control `oom_kill`, cgroup v2: memory.events `oom_kill`).
+ *
+ * Synchronous reads: tiny kernel files, read on the Create and exit paths, where fs.promises.readFile's four
+ * thread-pool round trips cost more than the read itself.
  */
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 
 export interface MemoryCgroup {
@@ -15,7 +18,7 @@ const CGROUP_ROOT = '/sys/fs/cgroup';
 async function cgroup2Mount(): Promise<string | undefined> {
   for (const p of [CGROUP_ROOT, path.join(CGROUP_ROOT, 'unified')]) {
     try {
-      await fs.access(path.join(p, 'cgroup.controllers'));
+      fs.accessSync(path.join(p, 'cgroup.controllers'));
       return p;
     } catch {}
   }
@@ -24,7 +27,7 @@ async function cgroup2Mount(): Promise<string | undefined> {
 
 /** The file holding the OOM-kill counter of pid's memory cgroup, or undefined when there is none. */
 export async function memoryCgroupOf(pid: number): Promise<MemoryCgroup | undefined> {
-  const text = await fs.readFile(`/proc/${pid}/cgroup`, 'utf8');
+  const text = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
   let v2Path: string | undefined;
   for (const line of text.split('\n')) {
     const [, controllers, p] = line.split(':', 3) as [string, string?, string?];
@@ -37,7 +40,7 @@ export async function memoryCgroupOf(pid: number): Promise<MemoryCgroup | undefi
   if (!mount) return undefined;
   const file = path.join(mount, v2Path, 'memory.events');
   try {
-    await fs.access(file);
+    fs.accessSync(file);
     return { file };
   } catch {
     return undefined;
@@ -46,7 +49,7 @@ export async function memoryCgroupOf(pid: number): Promise<MemoryCgroup | undefi
 
 export async function readOomKillCount(cg: MemoryCgroup): Promise<number> {
   try {
-    const text = await fs.readFile(cg.file, 'utf8');
+    const text = fs.readFileSync(cg.file, 'utf8');
     const m = /^oom_kill (\d+)$/m.exec(text);
     return m ? Number(m[1]) : 0;
   } catch {
