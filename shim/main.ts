@@ -9,7 +9,7 @@
  * The shim outlives berthd: it runs in its own session, ignores SIGHUP and SIGPIPE, keeps serving when clients
  * go away, and exits only on Shutdown (or SIGTERM/SIGINT once no process runs).
  */
-import { getLogger } from '../pkg/log';
+import { getLogger, type Logger } from '../pkg/log';
 import { lookupType } from '../proto/loader';
 import { becomeSubreaper } from './runtime/reap';
 import { LISTEN_FD, serveOnFd, type ShimServer } from './server';
@@ -84,11 +84,29 @@ async function main(): Promise<void> {
     await service.bind({ id: args.id, namespace: args.namespace, bundle: args.bundle } satisfies TaskIdentity);
   }
 
+  watchParent(service, exit, log);
   served.server = await serveOnFd(LISTEN_FD, service.handlers(), (err) => log.error('listener error', { err: String(err) }));
   log.info('shim serving', { fd: LISTEN_FD, bound: Boolean(args.id) });
   // While idle (before Create arrives): load the default backend and the event payload types, so Create
   // does not pay for them. A request arriving meanwhile waits at most this one tick.
   setImmediate(preload);
+}
+
+/**
+ * An idle shim (pre-started, or recycled after its task was deleted) belongs to the berthd that spawned it:
+ * when that daemon is gone (our parent changed), nobody will ever bind it, so it exits instead of lingering.
+ * A shim with a task never does this: it outlives berthd by design.
+ */
+function watchParent(service: ShimService, exit: (code: number) => Promise<void>, log: Logger): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent && service.isIdle()) {
+      log.info('idle shim: its daemon is gone, exiting', { parent });
+      clearInterval(timer);
+      void exit(0);
+    }
+  }, 1000);
+  timer.unref();
 }
 
 function preload(): void {

@@ -91,6 +91,11 @@ export class ShimService {
    * Whether Bind may tie this shim to another task: its task was deleted, berthd acknowledged every event,
    * no shutdown is under way, and it has not served too many tasks already (a fresh process now and then).
    */
+  /** True while the shim serves nothing: never bound, or its task deleted and every event acknowledged. */
+  isIdle(): boolean {
+    return !this.task || (this.task.isDeleted && this.queue.pending().length === 0);
+  }
+
   private reusable(): boolean {
     return Boolean(this.task?.isDeleted) && this.queue.pending().length === 0 && !this.shuttingDown && this.uses < MAX_TASKS_PER_SHIM;
   }
