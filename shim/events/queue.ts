@@ -8,7 +8,8 @@
  *
  * File format (`<bundle>/shim-events`): one JSON object per line,
  *   {"seq":1,"ts":"2024-01-01T00:00:00.000Z","topic":"/tasks/exit","ns":"default","type":"containerd.events.TaskExit","value":"<base64 protobuf>"}
- * holding exactly the unacknowledged events in seq order (rewritten through a temp file + rename on ack), so
+ * holding exactly the unacknowledged events in seq order (truncated when an ack leaves none, else rewritten
+ * through a temp file + rename), so
  * berthd can read what a dead shim left behind. Sequence numbers start at 1 and keep increasing for the life
  * of the shim (a reloaded file continues after its highest seq).
  */
@@ -146,7 +147,14 @@ export class EventQueue {
   async ack(seq: number): Promise<void> {
     const before = this.queued.length;
     this.queued = this.queued.filter((e) => e.seq > seq);
-    if (this.queued.length !== before) this.rewrite();
+    if (this.queued.length === before) return;
+    if (this.queued.length === 0 && this.fd !== undefined) {
+      // The usual case (each event acknowledged before the next): emptying the file in place is one syscall,
+      // and a reader sees the old content or none; appends go on from offset 0 (O_APPEND).
+      fs.ftruncateSync(this.fd, 0);
+      return;
+    }
+    this.rewrite();
   }
 
   pending(): readonly QueuedEvent[] {
