@@ -33,6 +33,9 @@ export interface EventPumpOptions {
   onEvent?(topic: string, event: ShimEvent['event']): void;
 }
 
+/** How long acks are gathered before one Ack goes to the shim. */
+const ACK_DELAY_MS = 50;
+
 type Waiter = { topic: string; afterSeq: number; resolve: (seen: boolean) => void };
 
 export class EventPump {
@@ -44,6 +47,9 @@ export class EventPump {
   private readonly seenByTopic = new Map<string, number>();
   private holdUntil: number;
   private wakeHold: (() => void) | undefined;
+  private ackTimer: NodeJS.Timeout | undefined;
+  private ackSeq = 0;
+  private ackedSeq = 0;
 
   constructor(private readonly opts: EventPumpOptions) {
     this.holdUntil = opts.holdUntil ?? 0;
@@ -65,6 +71,7 @@ export class EventPump {
 
   /** Stops the stream (the ledger stays on disk). */
   async stop(): Promise<void> {
+    if (!this.stopped && this.ackTimer) this.flushAck();
     this.stopped = true;
     this.abort.abort();
     this.resolveAllWaiters();
@@ -148,11 +155,32 @@ export class EventPump {
       this.publish(ev);
       this.opts.ledger.published(seq);
     }
+    this.scheduleAck(seq);
+    this.seenByTopic.set(ev.topic, seq);
+    for (const w of this.waiters.filter((x) => x.topic === ev.topic && seq > x.afterSeq)) w.resolve(true);
+  }
+
+  /**
+   * Acks are coalesced (one Ack for the events of ACK_DELAY_MS): the ledger, not the shim's queue, says what
+   * was published, so an event acknowledged late is at worst replayed and skipped by its seq. Whoever needs
+   * the shim's queue empty (recycling) acks the ledger's seq itself.
+   */
+  private scheduleAck(seq: number): void {
+    this.ackSeq = Math.max(this.ackSeq, seq);
+    if (this.ackTimer || this.stopped) return;
+    this.ackTimer = setTimeout(() => this.flushAck(), ACK_DELAY_MS);
+    this.ackTimer.unref();
+  }
+
+  private flushAck(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    const seq = this.ackSeq;
+    if (seq <= this.ackedSeq) return;
+    this.ackedSeq = seq;
     this.opts.client.ack(seq, { timeoutMs: 5000 }).catch((err: unknown) => {
       this.opts.log.debug('event ack failed', { seq, error: messageOf(err) });
     });
-    this.seenByTopic.set(ev.topic, seq);
-    for (const w of this.waiters.filter((x) => x.topic === ev.topic && seq > x.afterSeq)) w.resolve(true);
   }
 
   private publish(ev: ShimEvent): void {
