@@ -6,7 +6,13 @@
  * `.proto` files (snake_case, `keepCase`), 64-bit integers as JS numbers, enums as their names, bytes as
  * Buffers, and every field present (defaults). The generated types under `proto/gen/` describe exactly these
  * objects (`Foo` for what we send, `Foo__Output` for what we receive).
+ *
+ * Start-up cost: parsing `.proto` text takes tens of ms of CPU. The build (`npm run build:ts`) therefore
+ * writes `dist/proto/descriptor.json` (`node dist/proto/write-descriptor.js`): every file below as one
+ * protobufjs JSON descriptor (`root.toJSON()`) plus each source file's mtime. The first load takes that with
+ * `Root.fromJSON` when it is there and no `.proto` file changed since; otherwise it parses as before.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
@@ -27,7 +33,7 @@ export const PROTO_FILES = {
 } as const;
 
 /** Files holding messages that travel inside `google.protobuf.Any` (events, metrics, runtime options). */
-const ANY_PAYLOAD_FILES = [
+export const ANY_PAYLOAD_FILES = [
   'containerd/events/container.proto',
   'containerd/events/namespace.proto',
   'containerd/events/task.proto',
@@ -51,9 +57,70 @@ root.resolvePath = (_origin: string, target: string): string =>
   target.startsWith('google/protobuf/') ? target : path.join(PROTO_DIR, target);
 const loaded = new Set<string>();
 
+/** Where the build writes the precompiled descriptor (next to this module in dist/proto/). */
+export const DESCRIPTOR_PATH = path.join(__dirname, 'descriptor.json');
+
+/**
+ * `descriptor.json`: the roles' files, every parsed file (imports and protobufjs's bundled
+ * `google/protobuf/*` included), the mtimes of ours, the root as JSON.
+ */
+export interface ProtoDescriptorFile {
+  files: string[];
+  parsed: string[];
+  sources: Record<string, number>;
+  root: protobuf.INamespace;
+}
+
+const sourcePath = (f: string): string => (f.startsWith('google/protobuf/') ? f : path.join(PROTO_DIR, f));
+
+/** Parses every file of PROTO_FILES and ANY_PAYLOAD_FILES into a fresh root and returns its descriptor. */
+export function buildDescriptor(): ProtoDescriptorFile {
+  const r = new protobuf.Root();
+  r.resolvePath = root.resolvePath;
+  const files = [...Object.values(PROTO_FILES), ...ANY_PAYLOAD_FILES];
+  for (const f of files) r.loadSync(f, { keepCase: true });
+  r.resolveAll();
+  const parsed: string[] = [];
+  const sources: Record<string, number> = {};
+  for (const abs of r.files) {
+    if (abs.startsWith('google/protobuf/')) {
+      parsed.push(abs);
+      continue;
+    }
+    const rel = path.relative(PROTO_DIR, abs);
+    parsed.push(rel);
+    sources[rel] = fs.statSync(abs).mtimeMs;
+  }
+  return { files, parsed, sources, root: r.toJSON() };
+}
+
+let descriptorTried = false;
+
+/** Fills the root from descriptor.json once, if present and no source changed since. */
+function loadDescriptor(): void {
+  descriptorTried = true;
+  let d: ProtoDescriptorFile;
+  try {
+    d = JSON.parse(fs.readFileSync(DESCRIPTOR_PATH, 'utf8')) as ProtoDescriptorFile;
+    for (const [f, mtime] of Object.entries(d.sources)) {
+      if (fs.statSync(path.join(PROTO_DIR, f)).mtimeMs !== mtime) return;
+    }
+  } catch {
+    return;
+  }
+  protobuf.Root.fromJSON(d.root, root);
+  // loadSync skips what is in root.files, so a file parsed later never redefines these types.
+  for (const f of d.parsed) root.files.push(sourcePath(f));
+  for (const f of d.files) loaded.add(f);
+}
+
 /** Parses a file (and its imports) once. */
 export function loadProtoFile(file: string): void {
   if (loaded.has(file)) return;
+  if (!descriptorTried) {
+    loadDescriptor();
+    if (loaded.has(file)) return;
+  }
   root.loadSync(file, { keepCase: true });
   root.resolveAll();
   loaded.add(file);

@@ -23,9 +23,16 @@
 import fs from 'node:fs';
 import { InvalidArgument } from '../pkg/errdefs';
 
-// smol-toml ships CommonJS under `require` but only ESM typings: load it with require, typed from its d.ts.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { parse: parseToml } = require('smol-toml') as typeof import('smol-toml', { with: { 'resolution-mode': 'import' } });
+type SmolToml = typeof import('smol-toml', { with: { 'resolution-mode': 'import' } });
+
+/**
+ * smol-toml, loaded on first use (start-up without a config file does not pay for it). It ships CommonJS
+ * under `require` but only ESM typings: loaded with require, typed from its d.ts.
+ */
+function parseToml(text: string): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('smol-toml') as SmolToml).parse(text);
+}
 
 export interface BerthdConfig {
   root: string;
