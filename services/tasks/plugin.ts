@@ -3,8 +3,12 @@
  * directory, serves containerd.services.tasks.v1.Tasks, reconnects to the shims of a previous berthd on
  * start (then pre-starts `[shim] prestart` idle shims), and on stop closes its clients and event streams —
  * never the shims of tasks, which outlive berthd (idle pre-started ones are killed).
+ *
+ * Reconnection runs in the background of `start()`: berthd binds its socket and serves the other services
+ * at once, while every Tasks call waits until all recorded shims were reached (or found dead / mute), so no
+ * answer is given from a partial view.
  */
-import { isNotFound } from '../../pkg/errdefs';
+import { isNotFound, messageOf } from '../../pkg/errdefs';
 import type { DaemonContext, DaemonPlugin } from '../daemon';
 import type { GrpcServer } from '../server';
 import { ShimManager, defaultShimBinary } from '../shims/manager';
@@ -24,6 +28,9 @@ export class TasksPlugin implements DaemonPlugin {
   readonly type = 'io.containerd.grpc.v1';
   manager: ShimManager | undefined;
   logic: TasksLogic | undefined;
+  private reconnecting: Promise<void> | undefined;
+  private reconnected = false;
+  private stopping = false;
 
   constructor(private readonly opts: TasksPluginOptions = {}) {}
 
@@ -49,15 +56,32 @@ export class TasksPlugin implements DaemonPlugin {
       },
     });
     this.logic = new TasksLogic(ctx.store.containers, this.manager, log);
-    registerTasksService(server, this.logic);
+    let open: () => void = () => {};
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const gate = { isOpen: () => this.reconnected, opened };
+    registerTasksService(server, this.logic, gate);
+    this.openGate = () => {
+      this.reconnected = true;
+      open();
+    };
   }
 
+  private openGate: () => void = () => {};
+
   async start(): Promise<void> {
-    await reconnectAll(this.manager!);
-    this.manager!.startPool();
+    const manager = this.manager!;
+    const log = manager.opts.log;
+    this.reconnecting = reconnectAll(manager)
+      .catch((err: unknown) => log.error('reconnecting to shims failed', { error: messageOf(err) }))
+      .then(() => {
+        this.openGate();
+        if (!this.stopping) manager.startPool();
+      });
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    await this.reconnecting;
     await this.manager?.close();
   }
 }

@@ -3,7 +3,7 @@
  * metadata, and hands over to TasksLogic (tasks.ts), which holds the behaviour.
  */
 import { PROTO_FILES, serviceDefinition } from '../../proto/loader';
-import { unary, type GrpcServer } from '../server';
+import { unary, type CallContext, type GrpcServer } from '../server';
 import type { TasksLogic } from './tasks';
 import type { CreateTaskRequest__Output } from '../../proto/gen/containerd/services/tasks/v1/CreateTaskRequest';
 import type { ExecProcessRequest__Output } from '../../proto/gen/containerd/services/tasks/v1/ExecProcessRequest';
@@ -17,52 +17,63 @@ export const TASKS_SERVICE = 'containerd.services.tasks.v1.Tasks';
 type Task = { container_id: string };
 type Proc = { container_id: string; exec_id: string };
 
-export function registerTasksService(server: GrpcServer, tasks: TasksLogic): void {
+/**
+ * Tasks calls wait for `ready` (berthd serves while it still reconnects to the shims of a previous run: a
+ * call during that time waits, so List never omits a task and Create never races a reconnecting id).
+ */
+export interface TasksGate {
+  isOpen(): boolean;
+  opened: Promise<void>;
+}
+
+export function registerTasksService(server: GrpcServer, tasks: TasksLogic, gate?: TasksGate): void {
+  const gated = <Req, Res>(fn: (req: Req, ctx: CallContext) => Promise<Res> | Res) =>
+    unary<Req, Res>((req, ctx) => (!gate || gate.isOpen() ? fn(req, ctx) : gate.opened.then(() => fn(req, ctx))));
   server.addService(serviceDefinition(PROTO_FILES.tasks, TASKS_SERVICE), {
-    Create: unary((req: CreateTaskRequest__Output, ctx) => tasks.create(ctx.requireNamespace(), req, ctx.signal)),
-    Start: unary((req: Proc, ctx) => tasks.start(ctx.requireNamespace(), req.container_id, req.exec_id, ctx.signal)),
-    Delete: unary((req: Task, ctx) => tasks.delete(ctx.requireNamespace(), req.container_id, ctx.signal)),
-    DeleteProcess: unary((req: Proc, ctx) => tasks.deleteProcess(ctx.requireNamespace(), req.container_id, req.exec_id, ctx.signal)),
-    Get: unary(async (req: Proc, ctx) => ({
+    Create: gated((req: CreateTaskRequest__Output, ctx) => tasks.create(ctx.requireNamespace(), req, ctx.signal)),
+    Start: gated((req: Proc, ctx) => tasks.start(ctx.requireNamespace(), req.container_id, req.exec_id, ctx.signal)),
+    Delete: gated((req: Task, ctx) => tasks.delete(ctx.requireNamespace(), req.container_id, ctx.signal)),
+    DeleteProcess: gated((req: Proc, ctx) => tasks.deleteProcess(ctx.requireNamespace(), req.container_id, req.exec_id, ctx.signal)),
+    Get: gated(async (req: Proc, ctx) => ({
       process: await tasks.get(ctx.requireNamespace(), req.container_id, req.exec_id, ctx.signal),
     })),
-    List: unary(async (_req: { filter: string }, ctx) => ({ tasks: await tasks.list(ctx.requireNamespace(), ctx.signal) })),
-    Kill: unary(async (req: KillRequest__Output, ctx) => {
+    List: gated(async (_req: { filter: string }, ctx) => ({ tasks: await tasks.list(ctx.requireNamespace(), ctx.signal) })),
+    Kill: gated(async (req: KillRequest__Output, ctx) => {
       await tasks.kill(ctx.requireNamespace(), req, ctx.signal);
       return {};
     }),
-    Exec: unary(async (req: ExecProcessRequest__Output, ctx) => {
+    Exec: gated(async (req: ExecProcessRequest__Output, ctx) => {
       await tasks.exec(ctx.requireNamespace(), req, ctx.signal);
       return {};
     }),
-    ResizePty: unary(async (req: ResizePtyRequest__Output, ctx) => {
+    ResizePty: gated(async (req: ResizePtyRequest__Output, ctx) => {
       await tasks.resizePty(ctx.requireNamespace(), req, ctx.signal);
       return {};
     }),
-    CloseIO: unary(async (req: CloseIORequest__Output, ctx) => {
+    CloseIO: gated(async (req: CloseIORequest__Output, ctx) => {
       await tasks.closeIO(ctx.requireNamespace(), req, ctx.signal);
       return {};
     }),
-    Pause: unary(async (req: Task, ctx) => {
+    Pause: gated(async (req: Task, ctx) => {
       await tasks.pause(ctx.requireNamespace(), req.container_id, ctx.signal);
       return {};
     }),
-    Resume: unary(async (req: Task, ctx) => {
+    Resume: gated(async (req: Task, ctx) => {
       await tasks.resume(ctx.requireNamespace(), req.container_id, ctx.signal);
       return {};
     }),
-    ListPids: unary((req: Task, ctx) => tasks.listPids(ctx.requireNamespace(), req.container_id, ctx.signal)),
-    Checkpoint: unary((_req: Task, ctx) => {
+    ListPids: gated((req: Task, ctx) => tasks.listPids(ctx.requireNamespace(), req.container_id, ctx.signal)),
+    Checkpoint: gated((_req: Task, ctx) => {
       ctx.requireNamespace();
       return tasks.checkpoint();
     }),
-    Update: unary(async (req: UpdateTaskRequest__Output, ctx) => {
+    Update: gated(async (req: UpdateTaskRequest__Output, ctx) => {
       await tasks.update(ctx.requireNamespace(), req, ctx.signal);
       return {};
     }),
-    Metrics: unary(async (req: { filters: string[] }, ctx) => ({
+    Metrics: gated(async (req: { filters: string[] }, ctx) => ({
       metrics: await tasks.metrics(ctx.requireNamespace(), req.filters ?? [], ctx.signal),
     })),
-    Wait: unary((req: Proc, ctx) => tasks.wait(ctx.requireNamespace(), req.container_id, req.exec_id, ctx.signal)),
+    Wait: gated((req: Proc, ctx) => tasks.wait(ctx.requireNamespace(), req.container_id, req.exec_id, ctx.signal)),
   });
 }
