@@ -12,6 +12,7 @@
 import { getLogger, type Logger } from '../pkg/log';
 import { lookupType } from '../proto/loader';
 import { becomeSubreaper } from './runtime/reap';
+import { IdleCollector } from './idle-gc';
 import { LISTEN_FD, serveOnFd, type ShimServer } from './server';
 import { ShimService } from './service';
 import type { TaskIdentity } from './task';
@@ -85,11 +86,15 @@ async function main(): Promise<void> {
   }
 
   watchParent(service, exit, log);
-  served.server = await serveOnFd(LISTEN_FD, service.handlers(), (err) => log.error('listener error', { err: String(err) }));
+  const idle = new IdleCollector();
+  served.server = await serveOnFd(LISTEN_FD, idle.wrap(service.handlers()), (err) => log.error('listener error', { err: String(err) }));
   log.info('shim serving', { fd: LISTEN_FD, bound: Boolean(args.id) });
   // While idle (before Create arrives): load the default backend and the event payload types, so Create
   // does not pay for them. A request arriving meanwhile waits at most this one tick.
-  setImmediate(preload);
+  setImmediate(() => {
+    preload();
+    idle.touch();
+  });
 }
 
 /**

@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { IdleCollector } from '../../shim/idle-gc';
+
+function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = (): void => {
+      if (cond()) resolve();
+      else if (Date.now() - start > timeoutMs) reject(new Error('condition not met in time'));
+      else setTimeout(tick, 5);
+    };
+    tick();
+  });
+}
+
+test('idle collector: one collection after a quiet period, restarted by each call', async () => {
+  let collected = 0;
+  const idle = new IdleCollector(50, () => collected++);
+  let seen: unknown[] = [];
+  const handlers = idle.wrap({ State: (...args: unknown[]) => (seen = args) });
+  (handlers.State as (...a: unknown[]) => void)('call', 'callback');
+  assert.deepEqual(seen, ['call', 'callback']);
+  assert.equal(collected, 0);
+  await waitFor(() => collected === 1);
+  idle.touch();
+  idle.touch();
+  await waitFor(() => collected === 2);
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(collected, 2, 'touches within one quiet period give one collection');
+});
+
+test('idle collector: without gc (no --expose-gc) it does nothing', () => {
+  const idle = new IdleCollector(1, undefined);
+  idle.touch();
+  const handlers = idle.wrap({ Ping: () => 'pong' });
+  assert.equal((handlers.Ping as () => string)(), 'pong');
+});
