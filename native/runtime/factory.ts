@@ -67,7 +67,7 @@ export class Factory {
     }
     const state: PersistedState = {
       version: 1, id, bundle, rootfs, status: 'creating', pid: 0, pidStartTime: 0, created: new Date().toISOString(),
-      annotations: { ...(spec.annotations ?? {}) }, cgroupsPath: spec.linux?.cgroupsPath || `/berth/${id}`,
+      annotations: { ...(spec.annotations ?? {}) }, cgroupsPath: spec.linux?.cgroupsPath || `/${id}`, // as runc: the id under the cgroup root, no shared parent left behind
       cgroupRoot: this.cgroupRoot, spec,
     };
     try {

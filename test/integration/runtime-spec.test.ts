@@ -121,4 +121,17 @@ describe('runtime: spec coverage', { skip }, () => {
     assert.deepEqual(await fx.factory.list(), []);
     await assert.rejects(fx.factory.load(c.id), { name: 'NotFound' });
   });
+
+  it('a spec without cgroupsPath gets /<id> (as runc) and destroy leaves no directory at the top level', async () => {
+    const { spec } = fx.spec({ args: ['true'] });
+    delete spec.linux!.cgroupsPath;
+    const c = await fx.create(spec);
+    const p = await c.start({});
+    await c.run();
+    await withTimeout(p.wait(), 10_000, 'init reaped');
+    const top = (await c.state()).cgroupsPath.split('/').filter(Boolean)[0]!;
+    assert.equal(top, c.id);
+    await c.destroy();
+    for (const h of fs.readdirSync('/sys/fs/cgroup')) assert.equal(fs.existsSync(`/sys/fs/cgroup/${h}/${top}`), false, `cgroup ${h}/${top} left`);
+  });
 });
