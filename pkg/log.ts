@@ -50,12 +50,24 @@ function sorted(o: LogFields): LogFields {
   return out;
 }
 
+/** Once a synchronous write would block, every later line goes through process.stderr's queue (in order). */
+let queued = false;
+
 function write(line: string): void {
+  if (queued) {
+    process.stderr.write(line);
+    return;
+  }
+  // stderr is a file (shim.log, daemon.log) or a pipe: a synchronous write keeps lines whole and in order.
+  // A pipe can be non-blocking (Node makes it so once anything touches process.stderr, e.g. a warning):
+  // then a full pipe answers EAGAIN or takes part of the line, and the rest must be queued, never dropped.
+  let buf = Buffer.from(line);
   try {
-    // stderr is a file (shim.log, daemon.log) or a pipe: a synchronous write keeps lines whole and in order.
-    fs.writeSync(2, line);
-  } catch {
-    // nowhere to report a failed log write
+    while (buf.length > 0) buf = buf.subarray(fs.writeSync(2, buf));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return; // nowhere to report a failed log write
+    queued = true;
+    process.stderr.write(buf);
   }
 }
 
