@@ -7,9 +7,9 @@
 import type { Command } from 'commander';
 import { withClient } from './common';
 import { addContainerFlags, newContainer, type ContainerFlagValues } from './container-flags';
-import { newTask, openIO, releaseIO, deleteTask, deleteContainerRecord, writePidFile, Attachment, type ProcessHandle } from './task-lifecycle';
+import { newTask, openIO, releaseIO, deleteContainerRecord, startAndWait, type ProcessHandle } from './task-lifecycle';
 import { Console } from '../io/console';
-import { ExitStatus, UsageError } from '../errors';
+import { UsageError } from '../errors';
 
 interface RunFlags extends ContainerFlagValues {
   rm?: boolean;
@@ -66,26 +66,7 @@ export function register(program: Command): void {
             con.setRaw();
           }
           task = await newTask(client, container, ioChoice, f.pivot === false, prepared);
-          const attachment = detach ? undefined : new Attachment(task, con);
-          let deleted = false;
-          try {
-            const exited = detach ? undefined : task.wait();
-            exited?.catch(() => undefined);
-            if (f.pidFile) writePidFile(f.pidFile, task.pid);
-            await task.start();
-            if (!attachment) return; // detached: the FIFOs stay for `tasks attach`, as ctr leaves them
-            attachment.started();
-            const status = await attachment.wait(exited!);
-            await deleteTask(task);
-            deleted = true;
-            if (status.exit_status !== 0) throw new ExitStatus(status.exit_status);
-          } finally {
-            attachment?.stop();
-            if (!detach) {
-              if (!deleted) await deleteTask(task).catch(() => undefined);
-              await task.releaseIO();
-            }
-          }
+          await startAndWait(task, con, { detach, pidFile: f.pidFile });
         } finally {
           con?.reset();
           if (!task) await releaseIO(await prepared.catch(() => ({}))); // (a second release after a failed newTask is harmless)

@@ -17,6 +17,7 @@ import { newFifoSet, removeFifoSet, removeFifoPaths, type FifoSet } from '../io/
 import { ProcessStreams } from '../io/streams';
 import type { Console } from '../io/console';
 import { forwardAllSignals } from '../io/signals';
+import { ExitStatus } from '../errors';
 
 export const RUNC_V2 = 'io.containerd.runc.v2';
 export const STOP_SIGNAL_LABEL = 'io.containerd.image.config.stop-signal';
@@ -332,4 +333,32 @@ export function writePidFile(file: string, pid: number): void {
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, abs);
+}
+
+/**
+ * Starts a created task; unless detached, attaches its IO, waits for its exit (Wait subscribed before Start),
+ * deletes it and releases its IO, and throws ExitStatus for a non-zero status — `run` and `tasks start`.
+ * Detached, the FIFOs stay for `tasks attach`, as ctr leaves them.
+ */
+export async function startAndWait(task: ProcessHandle, con: Console | undefined, opts: { detach?: boolean; pidFile?: string }): Promise<void> {
+  const attachment = opts.detach ? undefined : new Attachment(task, con);
+  let deleted = false;
+  try {
+    const exited = opts.detach ? undefined : task.wait();
+    exited?.catch(() => undefined);
+    if (opts.pidFile) writePidFile(opts.pidFile, task.pid);
+    await task.start();
+    if (!attachment) return;
+    attachment.started();
+    const status = await attachment.wait(exited!);
+    await deleteTask(task);
+    deleted = true;
+    if (status.exit_status !== 0) throw new ExitStatus(status.exit_status);
+  } finally {
+    attachment?.stop();
+    if (!opts.detach) {
+      if (!deleted) await deleteTask(task).catch(() => undefined);
+      await task.releaseIO();
+    }
+  }
 }

@@ -14,7 +14,7 @@ import {
   deleteExec,
   attachExisting,
   Attachment,
-  writePidFile,
+  startAndWait,
   ProcessHandle,
   STOP_SIGNAL_LABEL,
 } from './task-lifecycle';
@@ -226,26 +226,7 @@ export function register(program: Command): void {
             con.setRaw();
           }
           const task = await newTask(client, container, { tty, nullIO: f.nullIo, fifoDir: f.fifoDir }, f.pivot === false);
-          const attachment = f.detach ? undefined : new Attachment(task, con);
-          let deleted = false;
-          try {
-            const exited = f.detach ? undefined : task.wait();
-            exited?.catch(() => undefined);
-            if (f.pidFile) writePidFile(f.pidFile, task.pid);
-            await task.start();
-            if (!attachment) return;
-            attachment.started();
-            const status = await attachment.wait(exited!);
-            await deleteTask(task);
-            deleted = true;
-            if (status.exit_status !== 0) throw new ExitStatus(status.exit_status);
-          } finally {
-            attachment?.stop();
-            if (!f.detach) {
-              if (!deleted) await deleteTask(task).catch(() => undefined);
-              await task.releaseIO();
-            }
-          }
+          await startAndWait(task, con, f);
         } finally {
           con?.reset();
         }
