@@ -1,5 +1,5 @@
 /**
- * berth-shim: the supervisor of one container (see docs/shim.md).
+ * berth-shim: the supervisor of one container, or of the containers of one group (see docs/shim.md).
  *
  *   berth-shim [--namespace NS --id ID --bundle DIR]     (listening socket as fd 3, stderr → <bundle>/shim.log)
  *
@@ -64,8 +64,7 @@ async function main(): Promise<void> {
 
   const exit = async (code: number): Promise<void> => {
     service.endStream();
-    await service.queue.flush().catch(() => {});
-    await service.queue.close().catch(() => {});
+    await service.members.closeQueues();
     await served.server?.close().catch(() => {});
     process.exit(code);
   };

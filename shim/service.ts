@@ -5,21 +5,19 @@
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../pkg/errdefs';
 import { toGrpcStatus } from '../pkg/grpc-errors';
-import { validateIdentifier } from '../pkg/identifiers';
 import type { Logger } from '../pkg/log';
 import { encodeMessage } from '../proto/loader';
 import { toTimestamp } from '../proto/timestamp';
-import { EventQueue, toShimEvent } from './events/queue';
-import { TaskEvents } from './events/publisher';
+import { toShimEvent } from './events/queue';
 import { ExecProcess } from './process/exec';
 import type { InitProcess } from './process/init';
 import type { ProcessStatus } from './process/state';
 import { forgetPid } from './runtime/reap';
-import { Task, type TaskIdentity } from './task';
+import type { Task, TaskIdentity } from './task';
+import { Members, MAX_TASKS_PER_SHIM } from './members';
 
 export const SHIM_VERSION = 'berth-shim 0.1.0';
-/** How many tasks one shim process serves one after the other (Bind after Delete) before berthd must start a new one. */
-export const MAX_TASKS_PER_SHIM = 100;
+export { MAX_TASKS_PER_SHIM };
 
 type Req = Record<string, any>;
 
@@ -40,70 +38,32 @@ export interface ShimServiceOptions {
 }
 
 export class ShimService {
-  readonly queue = new EventQueue();
-  private task: Task | undefined;
+  /** The tasks this shim serves (one, or a group's: shim/members.ts). */
+  readonly members: Members;
   /** unary handlers running now */
   private inflight = 0;
-  private identity: TaskIdentity | undefined;
   private log: Logger;
-  private stream: ServerWritableStream<Req, object> | undefined;
-  private shuttingDown = false;
-  /** Tasks this shim was bound to before the current one. */
-  private uses = 0;
+  /** The open Events stream of each task (by task id; '' on a shim serving nothing). */
+  private readonly streams = new Map<string, ServerWritableStream<Req, object>>();
 
   constructor(private readonly opts: ShimServiceOptions) {
     this.log = opts.log;
+    this.members = new Members(opts.log);
   }
 
-  /** Ties the shim to its task (from the command line, or a Bind call). */
-  async bind(identity: TaskIdentity): Promise<void> {
-    if (this.identity) {
-      const same = this.identity.id === identity.id && this.identity.namespace === identity.namespace && this.identity.bundle === identity.bundle;
-      if (same) return;
-      if (!this.reusable()) throw new FailedPrecondition(`shim is bound to task ${this.identity.namespace}/${this.identity.id}`);
-    }
-    validateIdentifier(identity.id);
-    validateIdentifier(identity.namespace);
-    if (!identity.bundle.startsWith('/')) throw new InvalidArgument(`bundle ${identity.bundle}: must be an absolute path`);
-    if (this.identity) {
-      // Recycled: the previous task is deleted and every one of its events acknowledged (reusable()).
-      this.log.info('shim rebound to a new task', { previous: `${this.identity.namespace}/${this.identity.id}` });
-      this.queue.detach();
-      this.task = undefined;
-      this.uses++;
-    }
-    this.identity = identity;
-    this.log = this.opts.log.child({ namespace: identity.namespace, id: identity.id });
-    // The bundle is the shim's working directory (a recycled shim's previous one is gone: runc spawned
-    // from a removed cwd fails with ENOENT).
-    try {
-      process.chdir(identity.bundle);
-    } catch (err) {
-      this.log.warn('cannot enter the bundle', { err: String(err) });
-    }
-    await this.queue.attach(identity.bundle);
-    const events = new TaskEvents(this.queue, () => identity.namespace);
-    this.task = new Task(identity, events, this.log);
-    this.log.info('shim bound to task', { bundle: identity.bundle });
+  /** Ties the shim to a task (from the command line, or a Bind call; `group`: see shim/members.ts). */
+  async bind(identity: TaskIdentity, group = ''): Promise<void> {
+    await this.members.bind(identity, group);
+    if (this.members.size === 1) this.log = this.opts.log.child({ namespace: identity.namespace, id: identity.id });
   }
 
-  /**
-   * Whether Bind may tie this shim to another task: its task was deleted, berthd acknowledged every event,
-   * no shutdown is under way, and it has not served too many tasks already (a fresh process now and then).
-   */
-  /** True while the shim serves nothing: never bound, or its task deleted and every event acknowledged. */
+  /** True while the shim serves nothing: never bound, or every task deleted and every event acknowledged. */
   isIdle(): boolean {
-    return !this.task || (this.task.isDeleted && this.queue.pending().length === 0);
-  }
-
-  private reusable(): boolean {
-    return Boolean(this.task?.isDeleted) && this.queue.pending().length === 0 && !this.shuttingDown && this.uses < MAX_TASKS_PER_SHIM;
+    return this.members.isIdle();
   }
 
   private requireTask(id: string): Task {
-    if (!this.task) throw new FailedPrecondition('shim is not bound to a task');
-    if (id !== this.task.identity.id) throw new NotFound('container not created');
-    return this.task;
+    return this.members.require(id).task;
   }
 
   /** The grpc-js implementation object. */
@@ -113,7 +73,7 @@ export class ShimService {
         const p = this.requireTask(r.id).process(r.exec_id);
         return {
           id: p.execId || r.id,
-          bundle: this.task!.identity.bundle,
+          bundle: this.requireTask(r.id).identity.bundle,
           pid: p.pid,
           status: statusNames[p.status],
           stdin: p.paths.stdin,
@@ -205,18 +165,18 @@ export class ShimService {
         return { exit_status: res.exitStatus, exited_at: res.exitedAt ? toTimestamp(res.exitedAt) : null };
       }),
       Stats: this.unary(async (r) => ({ stats: await this.requireTask(r.id).runtimeOrThrow().stats() })),
-      Connect: this.unary(async () => ({ shim_pid: process.pid, task_pid: this.task?.initProcess?.pid ?? 0, version: SHIM_VERSION })),
+      Connect: this.unary(async (r) => ({ shim_pid: process.pid, task_pid: this.members.pick(r.id ?? '')?.task.initProcess?.pid ?? 0, version: SHIM_VERSION })),
       Shutdown: this.unary(async (r) => {
         await this.shutdown(r.id, r.now);
         return {};
       }),
       Events: (call: ServerWritableStream<Req, object>) => this.events(call),
       Ack: this.unary(async (r) => {
-        await this.queue.ack(r.seq);
+        await (this.members.pick(r.id ?? '')?.queue ?? this.members.spare).ack(r.seq);
         return {};
       }),
       Bind: this.unary(async (r) => {
-        await this.bind({ id: r.id, namespace: r.namespace, bundle: r.bundle });
+        await this.bind({ id: r.id, namespace: r.namespace, bundle: r.bundle }, r.group ?? '');
         return { shim_pid: process.pid };
       }),
     };
@@ -248,50 +208,79 @@ export class ShimService {
     };
   }
 
-  /** Replays queued events after `after_seq`, then streams live ones; a newer stream replaces this one. */
+  /**
+   * Replays the queued events of one task (`id`, or the only one) after `after_seq`, then streams live ones;
+   * a newer stream of the same task replaces this one.
+   */
   private events(call: ServerWritableStream<Req, object>): void {
-    const previous = this.stream;
-    this.stream = call;
+    let member;
+    try {
+      member = this.members.pick(String(call.request.id ?? ''));
+    } catch (err) {
+      call.emit('error', toGrpcStatus(err));
+      return;
+    }
+    const key = member?.identity.id ?? '';
+    const queue = member?.queue ?? this.members.spare;
+    const previous = this.streams.get(key);
+    this.streams.set(key, call);
     if (previous && !previous.destroyed) previous.end();
     const send = (e: Parameters<typeof toShimEvent>[0]): void => {
       if (!call.destroyed && !call.writableEnded) call.write(toShimEvent(e));
     };
-    const { backlog, unsubscribe } = this.queue.subscribe(Number(call.request.after_seq ?? 0), send);
+    const { backlog, unsubscribe } = queue.subscribe(Number(call.request.after_seq ?? 0), send);
     for (const e of backlog) send(e);
     const done = (): void => {
       unsubscribe();
-      if (this.stream === call) this.stream = undefined;
+      if (this.streams.get(key) === call) this.streams.delete(key);
     };
     call.on('cancelled', done);
     call.on('close', done);
     call.on('error', done);
-    this.log.debug('events stream opened', { afterSeq: call.request.after_seq, backlog: backlog.length });
+    (member?.log ?? this.log).debug('events stream opened', { afterSeq: call.request.after_seq, backlog: backlog.length });
   }
 
+  /**
+   * Shutdown{id}: forgets that task (refused while it is not deleted, unless `now`: then it is destroyed);
+   * the shim exits once no task is left. An id the shim does not serve: exit when no task of it is alive.
+   */
   private async shutdown(id: string, now: boolean): Promise<void> {
-    const task = this.task;
-    if (task && !task.isDeleted && task.initProcess) {
-      if (task.identity.id !== id) throw new NotFound('container not created');
-      if (!now) {
-        const live = task.processes().filter((p) => p.status !== 'stopped');
-        if (live.length > 0) throw new FailedPrecondition(`task ${id}: cannot shut down the shim while processes run`);
-        throw new FailedPrecondition(`task ${id}: cannot shut down the shim before the task is deleted`);
+    const member = id ? this.members.all().find((m) => m.identity.id === id) : undefined;
+    if (member) {
+      const task = member.task;
+      if (!task.isDeleted && task.initProcess) {
+        if (!now) {
+          const live = task.processes().filter((p) => p.status !== 'stopped');
+          if (live.length > 0) throw new FailedPrecondition(`task ${id}: cannot shut down the shim while processes run`);
+          throw new FailedPrecondition(`task ${id}: cannot shut down the shim before the task is deleted`);
+        }
+        await task.destroy();
       }
-      await task.destroy();
+      this.endStream(id);
+      await this.members.forget(id);
+      if (this.members.size > 0) {
+        member.log.info('task forgotten; the shim serves others', { tasks: this.members.size });
+        return;
+      }
+    } else if (this.members.all().some((m) => !m.task.isDeleted && m.task.initProcess)) {
+      throw new NotFound('container not created');
     }
-    if (this.shuttingDown) return;
-    this.shuttingDown = true;
+    if (this.members.shuttingDown) return;
+    this.members.shuttingDown = true;
     this.log.info('shutting down', { now });
     setTimeout(() => this.opts.onShutdown(), 20);
   }
 
-  /** True while the task has a process that has not exited. */
+  /** True while a task has a process that has not exited. */
   hasLiveProcesses(): boolean {
-    return Boolean(this.task && !this.task.isDeleted && this.task.processes().some((p) => p.status !== 'stopped'));
+    return this.members.hasLiveProcesses();
   }
 
-  /** Ends the event stream (before exiting). */
-  endStream(): void {
-    if (this.stream && !this.stream.destroyed) this.stream.end();
+  /** Ends the event stream of one task, or every one (before exiting). */
+  endStream(id?: string): void {
+    for (const [key, stream] of this.streams) {
+      if (id !== undefined && key !== id) continue;
+      if (!stream.destroyed) stream.end();
+    }
   }
 }

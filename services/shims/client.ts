@@ -3,6 +3,10 @@
  *
  * Every call returns a Promise, maps gRPC errors back to Berth errors (pkg/grpc-errors), takes an optional
  * deadline and AbortSignal, and `events()` turns the Events stream into an async iterable.
+ *
+ * One connection per shim process: the tasks of a shim group (shim.proto "Groups") each hold a handle from
+ * `share()` on the same channel; the channel closes when the last handle does (`close()` is idempotent per
+ * handle).
  */
 import { Metadata, credentials, makeGenericClientConstructor, type Client, type ClientReadableStream } from '@grpc/grpc-js';
 import { serviceDefinition, PROTO_FILES } from '../../proto/loader';
@@ -22,19 +26,41 @@ type Empty = Record<string, never>;
 
 let ShimClientCtor: ReturnType<typeof makeGenericClientConstructor> | undefined;
 
+/** A channel and how many open handles use it. */
+interface Channel {
+  client: Client;
+  handles: number;
+  onClosed?: () => void;
+}
+
 export class ShimClient {
   private readonly client: Client;
+  private readonly channel: Channel;
+  private closed = false;
 
-  constructor(readonly address: string) {
-    ShimClientCtor ??= makeGenericClientConstructor(serviceDefinition(PROTO_FILES.shim, SHIM_SERVICE), 'Shim');
-    this.client = new ShimClientCtor(`unix:${address}`, credentials.createInsecure(), {
-      'grpc.max_receive_message_length': 16 * 1024 * 1024,
-      'grpc.max_send_message_length': 16 * 1024 * 1024,
-      'grpc.enable_retries': 0,
-      'grpc.initial_reconnect_backoff_ms': 50,
-      'grpc.max_reconnect_backoff_ms': 1000,
-      'grpc.min_reconnect_backoff_ms': 50,
-    });
+  constructor(
+    readonly address: string,
+    shared?: Channel,
+  ) {
+    this.channel = shared ?? { client: newChannel(address), handles: 0 };
+    this.channel.handles++;
+    this.client = this.channel.client;
+  }
+
+  /** Another handle on this connection (for another task of the same shim). */
+  share(): ShimClient {
+    if (this.channel.handles === 0) throw new Error(`shim ${this.address}: connection closed`);
+    return new ShimClient(this.address, this.channel);
+  }
+
+  /** Whether the connection is still open (some handle is not closed). */
+  get open(): boolean {
+    return this.channel.handles > 0;
+  }
+
+  /** Called once when the last handle closes the connection. */
+  onClosed(fn: () => void): void {
+    this.channel.onClosed = fn;
   }
 
   /** Resolves once the channel is connected; DeadlineExceeded after `timeoutMs`. */
@@ -47,8 +73,13 @@ export class ShimClient {
     });
   }
 
+  /** Closes this handle; the connection closes with the last one. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (--this.channel.handles > 0) return;
     this.client.close();
+    this.channel.onClosed?.();
   }
 
   private unary<Res>(method: string, req: object, opts: CallOptions = {}): Promise<Res> {
@@ -117,10 +148,11 @@ export class ShimClient {
   shutdown(id: string, now = false, opts?: CallOptions): Promise<Empty> {
     return this.unary('Shutdown', { id, now }, opts);
   }
-  ack(seq: number, opts?: CallOptions): Promise<Empty> {
-    return this.unary('Ack', { seq }, opts);
+  /** `id`: the task whose events (empty: the shim's only task). */
+  ack(seq: number, opts?: CallOptions, id = ''): Promise<Empty> {
+    return this.unary('Ack', { seq, id }, opts);
   }
-  bind(req: { id: string; namespace: string; bundle: string }, opts?: CallOptions): Promise<BindResponse> {
+  bind(req: { id: string; namespace: string; bundle: string; group?: string }, opts?: CallOptions): Promise<BindResponse> {
     return this.unary('Bind', req, opts);
   }
 
@@ -129,10 +161,10 @@ export class ShimClient {
    * iterable ends when the shim closes the stream and throws a Berth error when it breaks; aborting
    * `signal` cancels it.
    */
-  async *events(afterSeq: number, signal: AbortSignal): AsyncGenerator<ShimEvent> {
+  async *events(afterSeq: number, signal: AbortSignal, id = ''): AsyncGenerator<ShimEvent> {
     const fn = (this.client as unknown as Record<string, (req: object, md: Metadata) => ClientReadableStream<ShimEvent>>)
       .Events!;
-    const call = fn.call(this.client, { after_seq: afterSeq }, new Metadata());
+    const call = fn.call(this.client, { after_seq: afterSeq, id }, new Metadata());
     const onAbort = (): void => call.cancel();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -144,4 +176,16 @@ export class ShimClient {
       call.cancel();
     }
   }
+}
+
+function newChannel(address: string): Client {
+  ShimClientCtor ??= makeGenericClientConstructor(serviceDefinition(PROTO_FILES.shim, SHIM_SERVICE), 'Shim');
+  return new ShimClientCtor(`unix:${address}`, credentials.createInsecure(), {
+    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    'grpc.max_send_message_length': 16 * 1024 * 1024,
+    'grpc.enable_retries': 0,
+    'grpc.initial_reconnect_backoff_ms': 50,
+    'grpc.max_reconnect_backoff_ms': 1000,
+    'grpc.min_reconnect_backoff_ms': 50,
+  });
 }

@@ -2,7 +2,7 @@
  * What berthd knows about a task beyond its shim, so it can clean up when the shim is dead (shim.md:
  * "cleaning up after a dead shim is berthd's job"):
  *
- *   <bundle>/task.json = { pid, startTime, cgroups: [dir...], runtime?: {binary, root} }
+ *   <bundle>/task.json = { pid, startTime, cgroups: [dir...], runtime?: {binary, root}, group? }
  *
  * recorded right after Create: the init's pid and start time, the cgroup directories that belong to the
  * container alone (from /proc/<init>/cgroup, keeping only hierarchies where the init sits in a cgroup of
@@ -31,6 +31,8 @@ export interface TaskFacts {
   startTime: string;
   cgroups: string[];
   runtime?: { binary: string; root: string };
+  /** The task's shim group (services/shims/groups.ts), when it has one. */
+  group?: string;
 }
 
 export function writeTaskFacts(bundle: string, facts: TaskFacts): void {
@@ -46,6 +48,7 @@ export function readTaskFacts(bundle: string): TaskFacts | undefined {
       startTime: typeof r.startTime === 'string' ? r.startTime : '',
       cgroups: Array.isArray(r.cgroups) ? r.cgroups.filter((c): c is string => typeof c === 'string' && c.startsWith('/sys/fs/cgroup/')) : [],
       runtime: r.runtime && typeof r.runtime.binary === 'string' && typeof r.runtime.root === 'string' ? r.runtime : undefined,
+      group: typeof r.group === 'string' && r.group !== '' ? r.group : undefined,
     };
   } catch {
     return undefined;
@@ -167,7 +170,7 @@ export async function destroyContainer(id: string, facts: TaskFacts, log: Logger
   if (isProcessAlive(facts.pid, facts.startTime)) log.warn('container init survives', { pid: facts.pid });
 }
 
-interface ShimEventLine {
+export interface ShimEventLine {
   seq: number;
   ts: string;
   topic: string;
@@ -209,7 +212,7 @@ export function replayShimEvents(bundle: string, namespace: string, ledger: Even
       publisher.publish(namespace, ev.topic, any, Number.isNaN(ts.getTime()) ? new Date() : ts);
       topics.push(ev.topic);
     }
-    ledger.published(ev.seq);
+    ledger.published(ev.seq, ev.topic, any);
   }
   return topics;
 }

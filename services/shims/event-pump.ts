@@ -1,5 +1,5 @@
 /**
- * The event pump of one shim (shim.proto step 5): a long-lived `Events(after_seq)` stream; each event is
+ * The event pump of one task (shim.proto step 5): a long-lived `Events(after_seq, id)` stream; each event is
  * published on berthd's exchange, recorded in the task's EventLedger (events.json), then acknowledged
  * with `Ack(seq)`. A restarted berthd resumes after the recorded seq, so nothing is published twice, and
  * exits are additionally deduplicated by (exec id, pid, exit time).
@@ -20,6 +20,8 @@ import type { ShimEvent } from './messages';
 export interface EventPumpOptions {
   client: ShimClient;
   namespace: string;
+  /** The task whose events (a group's shim serves several: each task has its own stream and seq). */
+  taskId: string;
   publisher: EventPublisher;
   ledger: EventLedger;
   log: Logger;
@@ -125,7 +127,7 @@ export class EventPump {
     let backoff = 20;
     while (!this.stopped) {
       try {
-        for await (const ev of this.opts.client.events(this.opts.ledger.seq, this.abort.signal)) {
+        for await (const ev of this.opts.client.events(this.opts.ledger.seq, this.abort.signal, this.opts.taskId)) {
           backoff = 20;
           await this.handle(ev);
           if (this.stopped) break;
@@ -153,7 +155,7 @@ export class EventPump {
       if (hold > 0) await this.sleep(hold, true);
       if (this.stopped) return;
       this.publish(ev);
-      this.opts.ledger.published(seq);
+      this.opts.ledger.published(seq, ev.topic, ev.event);
     }
     this.scheduleAck(seq);
     this.seenByTopic.set(ev.topic, seq);
@@ -178,7 +180,7 @@ export class EventPump {
     const seq = this.ackSeq;
     if (seq <= this.ackedSeq) return;
     this.ackedSeq = seq;
-    this.opts.client.ack(seq, { timeoutMs: 5000 }).catch((err: unknown) => {
+    this.opts.client.ack(seq, { timeoutMs: 5000 }, this.opts.taskId).catch((err: unknown) => {
       this.opts.log.debug('event ack failed', { seq, error: messageOf(err) });
     });
   }

@@ -2,7 +2,8 @@
  * The shim manager: berthd's registry of task shims, keyed by namespace and id. It creates a task (bundle,
  * socket, spawned shim, client, event pump, shim Create), deletes it (shim Delete, events flushed,
  * Shutdown, socket and bundle removed), and handles shims that die (dead-shim cleanup in recovery.ts,
- * which also reconnects to the shims of a previous berthd at start).
+ * which also reconnects to the shims of a previous berthd at start). Containers sharing a shim group share
+ * one shim process (groups.ts) and one connection to it (`clientFor`).
  *
  * Protocol with the shim: proto/berth/shim/v1/shim.proto; files: layout.ts; docs/tasks.md.
  */
@@ -16,7 +17,8 @@ import type { Logger } from '../../pkg/log';
 import { Cleanup } from '../../pkg/cleanup';
 import { StateLayout, BUNDLE_FILES } from './layout';
 import { parseSpec, createBundle, checkIoPaths, type RootfsMount, type OciSpecDoc } from './bundle';
-import { spawnShim, waitUntilServing, type SpawnedShim } from './spawn';
+import { ShimGroups, shimGroupOf } from './groups';
+import { ShimSource } from './shim-source';
 import { ShimPool } from './pool';
 import { ShimClient } from './client';
 import { EventPump } from './event-pump';
@@ -58,6 +60,8 @@ export interface CreateTaskParams {
   stderr: string;
   terminal: boolean;
   options: AnyMessage | null;
+  /** The container's labels (the shim group label is read from them). */
+  labels?: Record<string, string>;
   signal?: AbortSignal;
 }
 
@@ -94,6 +98,8 @@ export class ShimManager {
   closed = false;
 
   readonly pool: ShimPool | undefined;
+  /** Where tasks' shims come from (group, pool, spawn) and the one connection to each. */
+  readonly source: ShimSource;
 
   constructor(readonly opts: ShimManagerOptions) {
     this.layout = new StateLayout(opts.stateDir);
@@ -108,6 +114,25 @@ export class ShimManager {
         log: opts.log.child({ component: 'shim-pool' }),
       });
     }
+    this.source = new ShimSource({
+      layout: this.layout,
+      pool: this.pool,
+      binary: opts.shimBinary,
+      argsPrefix: opts.shimArgsPrefix ?? [],
+      env: opts.shimEnv,
+      connectTimeoutMs: this.connectTimeoutMs,
+      tasks: () => this.tasks.values(),
+    });
+  }
+
+  /** Shim groups: containers sharing one shim process. */
+  get groups(): ShimGroups {
+    return this.source.groups;
+  }
+
+  /** A handle on the one connection to the shim at `address` (shim-source.ts). */
+  clientFor(address: string): ShimClient {
+    return this.source.clientFor(address);
   }
 
   /** Starts pre-starting shims (after reconnect, so stray-socket cleanup cannot see theirs). */
@@ -137,6 +162,7 @@ export class ShimManager {
     this.tasks.set(key, task);
     const undo = new Cleanup();
     undo.push(() => void this.tasks.delete(key));
+    let groupRelease: (() => void) | undefined;
     try {
       // A previous task of this id may still be finishing (its shim exiting, its bundle going).
       const previous = this.finishing.get(key);
@@ -149,12 +175,26 @@ export class ShimManager {
       const bundleUndo = await createBundle({ bundle, containerId: p.id, specRaw: raw, doc, rootfs: p.rootfs });
       undo.push(async () => void (await bundleUndo.run()));
       task.ledger = new EventLedger(path.join(bundle, BUNDLE_FILES.events), task.log);
+      task.group = shimGroupOf(p.labels, doc);
       const tBundle = performance.now();
-      const { shim, client } = await this.shimFor(task);
+      if (task.group) {
+        // The group's lock is held until Create answered: a task never joins a shim its last task is leaving.
+        groupRelease = await this.groups.acquire(task);
+        undo.push(groupRelease);
+      }
+      const { shim, client, joined } = await this.source.shimFor(task);
       const tShim = performance.now();
       task.shim = shim;
       task.client = client;
+      if (task.group) this.groups.add(task, shim);
       undo.push(async () => {
+        const others = this.groups.leave(task);
+        if (joined || others) {
+          // The group's shim serves others: only this task goes.
+          await client.shutdown(p.id, true, { timeoutMs: 2000 }).catch(() => {});
+          client.close();
+          return;
+        }
         client.close();
         signalVerified(shim.pid, shim.startTime, 'SIGKILL');
         await waitProcessGone(shim.pid, shim.startTime, 2000);
@@ -195,9 +235,11 @@ export class ShimManager {
       const ms = (a: number, b: number): number => Math.round((b - a) * 10) / 10;
       task.log.debug('task created', { pid: res.pid, bundleMs: ms(t0, tBundle), shimMs: ms(tBundle, tShim), createMs: ms(tShim, tCreate) });
       task.onShimExit = () => void this.handleShimGone(task);
+      if (joined) shim.child?.setMaxListeners(0);
       shim.child?.once('exit', task.onShimExit);
       task.transition('ready');
       undo.release();
+      groupRelease?.();
       return task;
     } catch (err) {
       task.transition('gone');
@@ -205,50 +247,6 @@ export class ShimManager {
       for (const e of errors) task.log.warn('create: cleanup step failed', { error: messageOf(e) });
       throw err;
     }
-  }
-
-  /**
-   * A shim serving the task: a pre-started one bound to it when the pool has one, else a new one spawned
-   * for it. Its address and pid are recorded in the bundle either way.
-   */
-  private async shimFor(task: TaskShim): Promise<{ shim: SpawnedShim; client: ShimClient }> {
-    const pooled = this.pool?.take();
-    if (pooled) {
-      try {
-        await pooled.client.bind({ id: task.id, namespace: task.namespace, bundle: task.bundle }, { timeoutMs: this.connectTimeoutMs });
-        this.pool!.adopt(pooled, task.bundle);
-        task.log.debug('pre-started shim bound', { pid: pooled.shim.pid, address: pooled.shim.address });
-        return { shim: pooled.shim, client: pooled.client };
-      } catch (err) {
-        task.log.warn('pre-started shim refused the task; spawning one', { pid: pooled.shim.pid, error: messageOf(err) });
-        this.pool!.discard(pooled);
-      }
-    }
-    const logFile = path.join(task.bundle, BUNDLE_FILES.log);
-    // Spawned without a task on its command line and bound like a pre-started one: after the task is deleted
-    // it can serve another (recycling), and its command line never names a task it no longer serves.
-    const shim = await spawnShim({
-      binary: this.opts.shimBinary,
-      args: [...(this.opts.shimArgsPrefix ?? [])],
-      address: this.layout.newSocketPath(),
-      cwd: task.bundle,
-      logFile,
-      env: this.opts.shimEnv,
-      bundle: task.bundle,
-    });
-    task.log.debug('shim spawned', { pid: shim.pid, address: shim.address });
-    const client = new ShimClient(shim.address);
-    try {
-      await waitUntilServing(client, shim, logFile);
-      // As generous as the wait above: a burst of shims starting on few cores answers slowly.
-      await client.bind({ id: task.id, namespace: task.namespace, bundle: task.bundle }, { timeoutMs: 60_000 });
-    } catch (err) {
-      client.close();
-      signalVerified(shim.pid, shim.startTime, 'SIGKILL');
-      removeFile(shim.address);
-      throw err;
-    }
-    return { shim, client };
   }
 
   /**
@@ -264,6 +262,7 @@ export class ShimManager {
       pid,
       startTime: task.initStartTime,
       cgroups: task.shim ? containerCgroups(pid, task.shim.pid, task.id, cgroupsPath) : [],
+      ...(task.group ? { group: task.group } : {}),
     };
     const runc = runcOptions(options);
     if (runc?.binary_name) {
@@ -278,6 +277,7 @@ export class ShimManager {
     task.pump = new EventPump({
       client: task.client!,
       namespace: task.namespace,
+      taskId: task.id,
       publisher: this.opts.publisher,
       ledger: task.ledger!,
       log: task.log,
@@ -333,11 +333,12 @@ export class ShimManager {
   private async recycleOrShutdown(task: TaskShim): Promise<void> {
     const shim = task.shim;
     const client = task.client;
-    if (!this.pool?.hasRoom() || !shim?.child || !client || this.closed) return this.shutdownAndRemove(task);
+    // A group's shim is never recycled: it serves its group until its last task is shut down.
+    if (!this.pool?.hasRoom() || !shim?.child || !client || this.closed || task.group) return this.shutdownAndRemove(task);
     try {
       await task.pump?.stop();
       // The shim accepts a new Bind only once every event of this task is acknowledged.
-      if (task.ledger && task.ledger.seq > 0) await client.ack(task.ledger.seq, { timeoutMs: 2000 });
+      if (task.ledger && task.ledger.seq > 0) await client.ack(task.ledger.seq, { timeoutMs: 2000 }, task.id);
     } catch (err) {
       task.log.debug('shim not recycled', { error: messageOf(err) });
       return this.shutdownAndRemove(task);
@@ -394,17 +395,28 @@ export class ShimManager {
 
   /** Shuts the shim down (SIGKILL if it lingers), then removes its socket and bundle and forgets the task. */
   async shutdownAndRemove(task: TaskShim, now = false): Promise<void> {
+    if (task.group) {
+      // Under the group's lock: no task joins the shim between "others left?" and the Shutdown.
+      await this.groups.locked(task, async () => this.shutdownShim(task, now, this.groups.leave(task)));
+    } else {
+      await this.shutdownShim(task, now, false);
+    }
+    await this.forget(task);
+  }
+
+  /** Shutdown{id}; unless other tasks still use the shim, waits for it to exit (SIGKILL if it lingers). */
+  private async shutdownShim(task: TaskShim, now: boolean, othersUseIt: boolean): Promise<void> {
     const shim = task.shim;
     await task.pump?.stop();
     if (task.client && shim && isProcessAlive(shim.pid, shim.startTime)) {
       await task.client.shutdown(task.id, now, { timeoutMs: 2000 }).catch(() => {});
+      if (othersUseIt) return;
       if (!(await waitProcessGone(shim.pid, shim.startTime, 2000))) {
         task.log.warn('shim did not exit after shutdown; killing it', { pid: shim.pid });
         signalVerified(shim.pid, shim.startTime, 'SIGKILL');
         await waitProcessGone(shim.pid, shim.startTime, 2000);
       }
     }
-    await this.forget(task);
   }
 
   /** Stops the pump, closes the client, removes socket and bundle, drops the task from the registry. */
@@ -413,7 +425,9 @@ export class ShimManager {
     task.ledger?.close();
     task.client?.close();
     const address = task.shim?.address;
-    if (address && this.layout.ownsSocket(address)) removeFile(address);
+    // A group's shim keeps its socket while another task uses it.
+    const shared = Boolean(task.group) && (this.groups.leave(task) || [...this.tasks.values()].some((t) => t !== task && t.shim?.address === address && t.state !== 'gone'));
+    if (address && !shared && this.layout.ownsSocket(address)) removeFile(address);
     try {
       await removeBundleDir(task.bundle);
     } catch (err) {

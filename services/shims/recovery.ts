@@ -23,7 +23,6 @@ import { isKind, messageOf } from '../../pkg/errdefs';
 import type { ShimManager } from './manager';
 import { InitSnapshot, TaskShim, taskKey } from './task-shim';
 import { BUNDLE_FILES } from './layout';
-import { ShimClient } from './client';
 import { EventLedger, HeldPublisher, type EventPublisher } from './event-ledger';
 import { isProcessAlive, readOptional, readPositiveInt, removeBundleDir, removeFile, signalVerified, waitProcessGone } from './files';
 import { destroyContainer, readTaskFacts, replayShimEvents } from './dead-task';
@@ -70,7 +69,7 @@ function readInit(task: TaskShim): void {
 async function connect(manager: ShimManager, task: TaskShim): Promise<'ok' | 'no-task' | 'mute'> {
   const shim = task.shim!;
   task.client?.close();
-  const client = new ShimClient(shim.address);
+  const client = manager.clientFor(shim.address); // shared by every bundle naming this shim (a group)
   task.client = client;
   try {
     await client.waitForReady(manager.connectTimeoutMs);

@@ -101,6 +101,7 @@ export class TaskShim {
   onShimExit: (() => void) | undefined;
   /** Set while something (delete, dead-shim cleanup) finishes this task; awaited by concurrent callers. */
   finishing: Promise<void> | undefined;
+  private groupName: string | undefined;
 
   constructor(
     readonly namespace: string,
@@ -108,6 +109,15 @@ export class TaskShim {
     readonly bundle: string,
     readonly log: Logger,
   ) {}
+
+  /** The shim group (groups.ts; '' for none): set at create, read back from task.json after a restart. */
+  get group(): string {
+    return this.groupName ?? this.facts?.group ?? '';
+  }
+
+  set group(name: string) {
+    this.groupName = name;
+  }
 
   get key(): string {
     return taskKey(this.namespace, this.id);

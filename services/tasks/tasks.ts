@@ -101,6 +101,7 @@ export class TasksLogic {
       stderr: req.stderr,
       terminal: req.terminal,
       options,
+      labels: container.labels,
       signal,
     });
     return { container_id: req.container_id, pid: task.initPid };
