@@ -17,8 +17,14 @@ import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 
-/** The folder holding our `.proto` files (works from `proto/` and from `dist/proto/`). */
-export const PROTO_DIR = path.resolve(__dirname, path.basename(path.dirname(__dirname)) === 'dist' ? '../../proto' : '.');
+/**
+ * Where this module's compiled files live: `dist/proto/`, or `proto/` when run from source. From a bundle
+ * (`dist/bundle/*.js`, scripts/bundle.mjs) __dirname is `dist/bundle/`, whose sibling `proto/` holds descriptor.json.
+ */
+const HERE = path.basename(__dirname) === 'bundle' ? path.join(path.dirname(__dirname), 'proto') : __dirname;
+
+/** The folder holding our `.proto` files (works from `proto/`, `dist/proto/` and `dist/bundle/`). */
+export const PROTO_DIR = path.resolve(HERE, path.basename(path.dirname(HERE)) === 'dist' ? '../../proto' : '.');
 
 /** The files, by role. Paths are relative to PROTO_DIR. */
 export const PROTO_FILES = {
@@ -58,7 +64,7 @@ root.resolvePath = (_origin: string, target: string): string =>
 const loaded = new Set<string>();
 
 /** Where the build writes the precompiled descriptor (next to this module in dist/proto/). */
-export const DESCRIPTOR_PATH = path.join(__dirname, 'descriptor.json');
+export const DESCRIPTOR_PATH = path.join(HERE, 'descriptor.json');
 
 /**
  * `descriptor.json`: the roles' files, every parsed file (imports and protobufjs's bundled

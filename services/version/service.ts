@@ -10,8 +10,13 @@ import { unary, type GrpcServer } from '../server';
 /** The containerd release whose v1 API berthd serves. */
 export const CONTAINERD_API_VERSION = '1.6.20';
 
-/** The repository root (works from services/ and from dist/services/). */
-export const REPO_ROOT = path.resolve(__dirname, path.basename(path.resolve(__dirname, '../..')) === 'dist' ? '../../..' : '../..');
+/** The repository root (works from services/version/, dist/services/version/ and the bundle in dist/bundle/). */
+export const REPO_ROOT = ((): string => {
+  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    if (path.basename(dir) === 'dist') return path.dirname(dir);
+  }
+  return path.resolve(__dirname, '../..');
+})();
 
 function berthVersion(): string {
   try {
