@@ -2,11 +2,15 @@
  * What berthd has published for one task, kept in `<bundle>/events.json` so a restarted berthd neither
  * repeats nor loses events:
  *
- *   { "seq": 12, "exits": ["|4242|1700000000.5", "x1|4250|1700000001.0"], "initExit": {pid, exit_status, exited_at} }
+ *   { "seq": 12, "exits": ["|4242|1700000000.5", "x1|4250|1700000001.0"], "initExit": {pid, exit_status, exited_at},
+ *     "init": {"status": "RUNNING", "io": {stdin, stdout, stderr, terminal}} }
  *
  * `seq` is the last shim event published (Events resumes after it); `exits` the keys
  * `execId|pid|exitedAt` of the last exits published (bounded), so an exit is published at most once even
- * when berthd has to make one up (dead shim); `initExit` the init process's exit once published.
+ * when berthd has to make one up (dead shim); `initExit` the init process's exit once published; `init` the
+ * init's status as the published events left it (/tasks/create, /tasks/start, /tasks/paused, /tasks/resumed)
+ * and its stdio from /tasks/create — a restarted berthd lists the task from it before its shim answers
+ * (recorded-state.ts).
  *
  * Writes (one per published event, so on every task's hot path): a record of at most one page is written
  * in place — one `write` at offset 0, padded with spaces to the file's current length (JSON ignores them),
@@ -15,7 +19,7 @@
  * through a temporary file and rename.
  */
 import fs from 'node:fs';
-import { packAny } from '../../proto/any';
+import { packAny, unpackAny } from '../../proto/any';
 import type { AnyMessage } from '../../proto/any';
 import { fromTimestamp, type Timestamp } from '../../proto/timestamp';
 import type { Logger } from '../../pkg/log';
@@ -71,11 +75,43 @@ export class HeldPublisher implements EventPublisher {
   }
 }
 
-interface LedgerRecord {
+export interface InitIo {
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+}
+
+export type RecordedStatus = 'CREATED' | 'RUNNING' | 'PAUSED';
+
+export interface LedgerRecord {
   seq: number;
   exits: string[];
   initExit?: ExitRecord;
+  init?: { status: RecordedStatus; io?: InitIo };
 }
+
+/** The init status an event of the task's shim leaves behind (undefined: the event does not change it). */
+export function initStatusAfter(topic: string): RecordedStatus | undefined {
+  if (topic === '/tasks/create') return 'CREATED';
+  if (topic === '/tasks/start' || topic === '/tasks/resumed') return 'RUNNING';
+  if (topic === '/tasks/paused') return 'PAUSED';
+  return undefined;
+}
+
+/** The init's stdio from a /tasks/create event (containerd.events.TaskCreate), if it decodes. */
+export function ioOfCreate(event: AnyMessage | null | undefined): InitIo | undefined {
+  if (!event) return undefined;
+  try {
+    const io = (unpackAny(event) as { io?: Partial<InitIo> | null }).io;
+    if (!io) return undefined;
+    return { stdin: String(io.stdin ?? ''), stdout: String(io.stdout ?? ''), stderr: String(io.stderr ?? ''), terminal: io.terminal === true };
+  } catch {
+    return undefined;
+  }
+}
+
+const RECORDED = new Set<string>(['CREATED', 'RUNNING', 'PAUSED']);
 
 const MAX_EXIT_KEYS = 256;
 /** Largest record written in place: one page, at offset 0. */
@@ -125,7 +161,8 @@ export class EventLedger {
       const exits = Array.isArray(r.exits) ? r.exits.filter((k): k is string => typeof k === 'string') : [];
       const ie = r.initExit;
       const initExit = ie && typeof ie === 'object' && typeof ie.pid === 'number' ? ie : undefined;
-      return { seq, exits, initExit };
+      const init = r.init && typeof r.init === 'object' && RECORDED.has(r.init.status) ? r.init : undefined;
+      return { seq, exits, initExit, init };
     } catch {
       return { seq: 0, exits: [] };
     }
@@ -139,15 +176,28 @@ export class EventLedger {
     return this.record.initExit;
   }
 
+  /** The whole record as last read or written (for the recorded state of a task). */
+  get snapshot(): Readonly<LedgerRecord> {
+    return this.record;
+  }
+
   /** No more writes (the bundle is about to go). */
   close(): void {
     this.closed = true;
   }
 
-  /** Records that the shim event `seq` was published. */
-  published(seq: number): void {
+  /**
+   * Records that the shim event `seq` was published; `topic` and `event` (when given) move the recorded
+   * init status forward (written with the seq, no extra write).
+   */
+  published(seq: number, topic?: string, event?: AnyMessage | null): void {
     if (seq <= this.record.seq) return;
     this.record.seq = seq;
+    const status = topic === undefined ? undefined : initStatusAfter(topic);
+    if (status) {
+      const io = topic === '/tasks/create' ? ioOfCreate(event) : this.record.init?.io;
+      this.record.init = io ? { status, io } : { status };
+    }
     this.save();
   }
 

@@ -26,8 +26,15 @@ import { BUNDLE_FILES } from './layout';
 import { EventLedger, HeldPublisher, type EventPublisher } from './event-ledger';
 import { isProcessAlive, readOptional, readPositiveInt, removeBundleDir, removeFile, signalVerified, waitProcessGone } from './files';
 import { destroyContainer, readTaskFacts, replayShimEvents } from './dead-task';
+import { readRecordedState } from './recorded-state';
+import { RecoveringTasks, type RecoveringEntry } from './recovering';
 
 const SIGKILL_STATUS = 137;
+/**
+ * Shims reached at once after a restart: enough to keep both cores busy, few enough that berthd's event loop
+ * answers calls in between (50 at once delayed the first answer by the whole reconnect).
+ */
+const RECONNECT_CONCURRENCY = 8;
 const retryTimers = new WeakMap<ShimManager, Set<NodeJS.Timeout>>();
 
 /**
@@ -152,21 +159,13 @@ async function retryUnreachable(manager: ShimManager, task: TaskShim, lastDelay:
   scheduleRetry(manager, task, Math.min(lastDelay * 2, 30_000));
 }
 
-/** Reconnects to one recorded bundle. Never throws. */
-async function reconnectOne(
-  manager: ShimManager,
-  namespace: string,
-  id: string,
-  bundle: string,
-  holdUntil: number,
-  held: HeldPublisher,
-): Promise<void> {
+/**
+ * Reads one bundle's records (no shim is asked): registers its task (state `starting`, invisible to
+ * manager.get) and notes whether the shim lives and what state its records give the init.
+ */
+function scanOne(manager: ShimManager, namespace: string, id: string, bundle: string): RecoveringEntry {
+  if (!isValidIdentifier(namespace) || !isValidIdentifier(id)) return { namespace, id, bundle, dead: true };
   const log = manager.opts.log.child({ namespace, id });
-  if (!isValidIdentifier(namespace) || !isValidIdentifier(id)) {
-    log.warn('removing bundle with an invalid name', { bundle });
-    await removeBundleDir(bundle).catch((err: unknown) => log.error('cannot remove bundle', { error: messageOf(err) }));
-    return;
-  }
   const task = new TaskShim(namespace, id, bundle, log);
   manager.tasks.set(taskKey(namespace, id), task);
   task.ledger = new EventLedger(path.join(bundle, BUNDLE_FILES.events), log);
@@ -174,14 +173,29 @@ async function reconnectOne(
   const address = readOptional(path.join(bundle, BUNDLE_FILES.address)) ?? '';
   const pid = readPositiveInt(path.join(bundle, BUNDLE_FILES.shimPid));
   const startTime = readOptional(path.join(bundle, BUNDLE_FILES.shimStartTime)) ?? '';
-  const alive = pid !== undefined && isProcessAlive(pid, startTime);
   if (pid !== undefined) task.shim = { pid, startTime, address };
+  const alive = pid !== undefined && isProcessAlive(pid, startTime);
   const usable = alive && manager.layout.ownsSocket(address) && fs.existsSync(address);
-  if (!usable) {
-    if (alive) {
-      log.warn('shim alive without a usable address; killing it', { pid, address });
-      signalVerified(pid!, startTime, 'SIGKILL');
-      await waitProcessGone(pid!, startTime, 2000);
+  const recorded = usable ? readRecordedState(bundle, id, task.facts, task.ledger.snapshot) : undefined;
+  return { namespace, id, bundle, task, recorded, dead: !usable };
+}
+
+/** Reconnects to one scanned bundle. Never throws. */
+async function reconnectOne(manager: ShimManager, entry: RecoveringEntry, holdUntil: number, held: HeldPublisher): Promise<void> {
+  const { namespace, id, bundle, task } = entry;
+  const log = task?.log ?? manager.opts.log.child({ namespace, id });
+  if (!task) {
+    log.warn('removing bundle with an invalid name', { bundle });
+    await removeBundleDir(bundle).catch((err: unknown) => log.error('cannot remove bundle', { error: messageOf(err) }));
+    return;
+  }
+  const pid = task.shim?.pid;
+  const startTime = task.shim?.startTime ?? '';
+  if (entry.dead) {
+    if (pid !== undefined && isProcessAlive(pid, startTime)) {
+      log.warn('shim alive without a usable address; killing it', { pid, address: task.shim?.address ?? '' });
+      signalVerified(pid, startTime, 'SIGKILL');
+      await waitProcessGone(pid, startTime, 2000);
     } else {
       log.info('shim of a previous berthd is gone', { pid: pid ?? 0 });
     }
@@ -212,7 +226,7 @@ async function reconnectOne(
     await dropOrphanTask(manager, task);
     return;
   }
-  log.info('reconnected to shim', { pid, initPid: task.initPid });
+  log.debug('reconnected to shim', { pid, initPid: task.initPid });
 }
 
 function listBundles(tasksRoot: string): { namespace: string; id: string; bundle: string }[] {
@@ -258,25 +272,39 @@ function removeStrays(manager: ShimManager): void {
   }
 }
 
-/** Reconnects to every shim recorded under the state directory (all in parallel, each bounded). */
-export async function reconnectAll(manager: ShimManager): Promise<void> {
+/**
+ * Reads the records of every bundle under the state directory (no shim is asked; milliseconds for
+ * hundreds of bundles) and returns them as pending reconnects, for `reconnectAll`. The Tasks service
+ * answers reads from them at once.
+ */
+export function scanBundles(manager: ShimManager): RecoveringTasks {
   manager.layout.ensure();
   const holdUntil = Date.now() + (manager.opts.replayHoldMs ?? 3000);
   const held = new HeldPublisher(manager.opts.publisher, holdUntil);
   manager.heldPublishers.push(held);
-  const bundles = listBundles(manager.layout.tasksRoot);
-  await Promise.all(
-    bundles.map((b) =>
-      reconnectOne(manager, b.namespace, b.id, b.bundle, holdUntil, held).catch((err: unknown) =>
-        manager.opts.log.error('reconnect failed', { namespace: b.namespace, id: b.id, error: messageOf(err) }),
-      ),
+  const recovering = new RecoveringTasks((e) =>
+    reconnectOne(manager, e, holdUntil, held).catch((err: unknown) =>
+      manager.opts.log.error('reconnect failed', { namespace: e.namespace, id: e.id, error: messageOf(err) }),
     ),
+    RECONNECT_CONCURRENCY,
   );
+  for (const b of listBundles(manager.layout.tasksRoot)) recovering.add(scanOne(manager, b.namespace, b.id, b.bundle));
+  return recovering;
+}
+
+/**
+ * Reconnects to every shim recorded under the state directory (a few at a time, each bounded; a task a
+ * client acts on goes first), then removes stray sockets.
+ */
+export async function reconnectAll(manager: ShimManager, recovering: RecoveringTasks = scanBundles(manager)): Promise<void> {
+  const t0 = performance.now();
+  const bundles = recovering.size;
+  await recovering.run();
   await manager.settle();
   removeStrays(manager);
-  if (bundles.length > 0) {
+  if (bundles > 0) {
     const ready = [...manager.tasks.values()].filter((t) => t.state === 'ready').length;
-    manager.opts.log.info('reconnected to shims', { bundles: bundles.length, ready });
+    manager.opts.log.info('reconnected to shims', { bundles, ready, ms: Math.round(performance.now() - t0) });
   }
 }
 

@@ -4,15 +4,16 @@
  * start (then pre-starts `[shim] prestart` idle shims), and on stop closes its clients and event streams —
  * never the shims of tasks, which outlive berthd (idle pre-started ones are killed).
  *
- * Reconnection runs in the background of `start()`: berthd binds its socket and serves the other services
- * at once, while every Tasks call waits until all recorded shims were reached (or found dead / mute), so no
- * answer is given from a partial view.
+ * Reconnection: `start()` reads the records of every bundle (no shim asked, before the socket listens),
+ * then reaches the shims in the background. Meanwhile List and Get answer from each task's recorded state
+ * (recovered tasks are never omitted), calls on a task wait for its own shim, and Create and Metrics wait
+ * until every recorded shim was reached (or found dead / mute).
  */
 import { isNotFound, messageOf } from '../../pkg/errdefs';
 import type { DaemonContext, DaemonPlugin } from '../daemon';
 import type { GrpcServer } from '../server';
 import { ShimManager, defaultShimBinary } from '../shims/manager';
-import { reconnectAll } from '../shims/recovery';
+import { reconnectAll, scanBundles } from '../shims/recovery';
 import { registerTasksService } from './service';
 import { TasksLogic } from './tasks';
 
@@ -71,9 +72,18 @@ export class TasksPlugin implements DaemonPlugin {
   async start(): Promise<void> {
     const manager = this.manager!;
     const log = manager.opts.log;
-    this.reconnecting = reconnectAll(manager)
+    let reconnect: Promise<void>;
+    try {
+      const recovering = scanBundles(manager);
+      this.logic!.recovering = recovering;
+      reconnect = reconnectAll(manager, recovering);
+    } catch (err) {
+      reconnect = Promise.reject(err);
+    }
+    this.reconnecting = reconnect
       .catch((err: unknown) => log.error('reconnecting to shims failed', { error: messageOf(err) }))
       .then(() => {
+        this.logic!.recovering = undefined;
         this.openGate();
         if (!this.stopping) manager.startPool();
       });

@@ -18,8 +18,10 @@ type Task = { container_id: string };
 type Proc = { container_id: string; exec_id: string };
 
 /**
- * Tasks calls wait for `ready` (berthd serves while it still reconnects to the shims of a previous run: a
- * call during that time waits, so List never omits a task and Create never races a reconnecting id).
+ * berthd serves while it still reconnects to the shims of a previous run. Create and Metrics wait for the
+ * gate (Create never races a reconnecting id; Metrics asks every shim); the other calls go through, and
+ * TasksLogic answers List and Get from the recorded state of a task still being reached and makes every
+ * other call on it wait for its shim (TasksLogic.recovering).
  */
 export interface TasksGate {
   isOpen(): boolean;
@@ -29,51 +31,52 @@ export interface TasksGate {
 export function registerTasksService(server: GrpcServer, tasks: TasksLogic, gate?: TasksGate): void {
   const gated = <Req, Res>(fn: (req: Req, ctx: CallContext) => Promise<Res> | Res) =>
     unary<Req, Res>((req, ctx) => (!gate || gate.isOpen() ? fn(req, ctx) : gate.opened.then(() => fn(req, ctx))));
+  const direct = unary;
   server.addService(serviceDefinition(PROTO_FILES.tasks, TASKS_SERVICE), {
     Create: gated((req: CreateTaskRequest__Output, ctx) => tasks.create(ctx.requireNamespace(), req, ctx.signal)),
-    Start: gated((req: Proc, ctx) => tasks.start(ctx.requireNamespace(), req.container_id, req.exec_id, ctx.signal)),
-    Delete: gated((req: Task, ctx) => tasks.delete(ctx.requireNamespace(), req.container_id, ctx.signal)),
-    DeleteProcess: gated((req: Proc, ctx) => tasks.deleteProcess(ctx.requireNamespace(), req.container_id, req.exec_id, ctx.signal)),
-    Get: gated(async (req: Proc, ctx) => ({
+    Start: direct((req: Proc, ctx) => tasks.start(ctx.requireNamespace(), req.container_id, req.exec_id, ctx.signal)),
+    Delete: direct((req: Task, ctx) => tasks.delete(ctx.requireNamespace(), req.container_id, ctx.signal)),
+    DeleteProcess: direct((req: Proc, ctx) => tasks.deleteProcess(ctx.requireNamespace(), req.container_id, req.exec_id, ctx.signal)),
+    Get: direct(async (req: Proc, ctx) => ({
       process: await tasks.get(ctx.requireNamespace(), req.container_id, req.exec_id, ctx.signal),
     })),
-    List: gated(async (_req: { filter: string }, ctx) => ({ tasks: await tasks.list(ctx.requireNamespace(), ctx.signal) })),
-    Kill: gated(async (req: KillRequest__Output, ctx) => {
+    List: direct(async (_req: { filter: string }, ctx) => ({ tasks: await tasks.list(ctx.requireNamespace(), ctx.signal) })),
+    Kill: direct(async (req: KillRequest__Output, ctx) => {
       await tasks.kill(ctx.requireNamespace(), req, ctx.signal);
       return {};
     }),
-    Exec: gated(async (req: ExecProcessRequest__Output, ctx) => {
+    Exec: direct(async (req: ExecProcessRequest__Output, ctx) => {
       await tasks.exec(ctx.requireNamespace(), req, ctx.signal);
       return {};
     }),
-    ResizePty: gated(async (req: ResizePtyRequest__Output, ctx) => {
+    ResizePty: direct(async (req: ResizePtyRequest__Output, ctx) => {
       await tasks.resizePty(ctx.requireNamespace(), req, ctx.signal);
       return {};
     }),
-    CloseIO: gated(async (req: CloseIORequest__Output, ctx) => {
+    CloseIO: direct(async (req: CloseIORequest__Output, ctx) => {
       await tasks.closeIO(ctx.requireNamespace(), req, ctx.signal);
       return {};
     }),
-    Pause: gated(async (req: Task, ctx) => {
+    Pause: direct(async (req: Task, ctx) => {
       await tasks.pause(ctx.requireNamespace(), req.container_id, ctx.signal);
       return {};
     }),
-    Resume: gated(async (req: Task, ctx) => {
+    Resume: direct(async (req: Task, ctx) => {
       await tasks.resume(ctx.requireNamespace(), req.container_id, ctx.signal);
       return {};
     }),
-    ListPids: gated((req: Task, ctx) => tasks.listPids(ctx.requireNamespace(), req.container_id, ctx.signal)),
-    Checkpoint: gated((_req: Task, ctx) => {
+    ListPids: direct((req: Task, ctx) => tasks.listPids(ctx.requireNamespace(), req.container_id, ctx.signal)),
+    Checkpoint: direct((_req: Task, ctx) => {
       ctx.requireNamespace();
       return tasks.checkpoint();
     }),
-    Update: gated(async (req: UpdateTaskRequest__Output, ctx) => {
+    Update: direct(async (req: UpdateTaskRequest__Output, ctx) => {
       await tasks.update(ctx.requireNamespace(), req, ctx.signal);
       return {};
     }),
     Metrics: gated(async (req: { filters: string[] }, ctx) => ({
       metrics: await tasks.metrics(ctx.requireNamespace(), req.filters ?? [], ctx.signal),
     })),
-    Wait: gated((req: Proc, ctx) => tasks.wait(ctx.requireNamespace(), req.container_id, req.exec_id, ctx.signal)),
+    Wait: direct((req: Proc, ctx) => tasks.wait(ctx.requireNamespace(), req.container_id, req.exec_id, ctx.signal)),
   });
 }

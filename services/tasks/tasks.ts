@@ -19,6 +19,7 @@ import type { ContainerRecord } from '../metadata/types';
 import { checkIoPaths } from '../shims/bundle';
 import type { ShimManager } from '../shims/manager';
 import type { TaskShim } from '../shims/task-shim';
+import type { RecoveringTasks } from '../shims/recovering';
 import type { CreateTaskRequest__Output } from '../../proto/gen/containerd/services/tasks/v1/CreateTaskRequest';
 import type { CreateTaskResponse } from '../../proto/gen/containerd/services/tasks/v1/CreateTaskResponse';
 import type { ExecProcessRequest__Output } from '../../proto/gen/containerd/services/tasks/v1/ExecProcessRequest';
@@ -69,17 +70,34 @@ export function processOf(containerId: string, execId: string, st: StateResponse
 const STATE_TIMEOUT_MS = 2000;
 
 export class TasksLogic {
+  /**
+   * Set while a restarted berthd still reconnects to the shims of the previous one: List and Get of an
+   * init answer from a task's recorded state meanwhile, every other call on the task waits for its shim.
+   */
+  recovering: RecoveringTasks | undefined;
+
   constructor(
     private readonly containers: ContainerSource,
     private readonly shims: ShimManager,
     private readonly log: Logger,
   ) {}
 
-  /** The task, with any replay hold of its events released (the client acts on it). */
-  private task(ns: string, id: string): TaskShim {
+  /**
+   * The task, once berthd reached its shim (a restart reconnects in the background: a call on a task
+   * still being reached waits for it, bounded by the reconnect timeout), with any replay hold of its
+   * events released (the client acts on it).
+   */
+  private async task(ns: string, id: string): Promise<TaskShim> {
+    await this.reached(ns, id);
     const t = this.shims.get(ns, id);
     t.pump?.releaseHold();
     return t;
+  }
+
+  /** Resolves once the task is no longer being reconnected (at once when it is not). */
+  private async reached(ns: string, id: string): Promise<void> {
+    const pending = this.recovering?.hurry(ns, id);
+    if (pending) await pending;
   }
 
   async create(ns: string, req: CreateTaskRequest__Output, signal?: AbortSignal): Promise<CreateTaskResponse> {
@@ -108,13 +126,16 @@ export class TasksLogic {
   }
 
   async start(ns: string, id: string, execId: string, signal?: AbortSignal): Promise<{ pid: number }> {
-    const t = this.task(ns, id);
+    const t = await this.task(ns, id);
     const res = await t.use().start(id, execId, { signal });
     if (execId === '') t.snapshot?.setStatus('RUNNING');
     return { pid: res.pid };
   }
 
   async get(ns: string, id: string, execId: string, signal?: AbortSignal): Promise<Process> {
+    const recorded = execId === '' ? this.recovering?.get(ns, id)?.recorded : undefined;
+    if (recorded) return processOf(id, '', recorded);
+    await this.reached(ns, id);
     const t = this.shims.get(ns, id);
     if (t.state === 'unreachable') return this.unknownProcess(t, execId);
     const st = await t.use().state(id, execId, { signal, timeoutMs: STATE_TIMEOUT_MS });
@@ -143,8 +164,19 @@ export class TasksLogic {
    * the answers to Start, Wait, Pause, Resume, Get); a shim is asked only when berthd knows nothing yet.
    */
   async list(ns: string, signal?: AbortSignal): Promise<Process[]> {
-    const tasks = this.shims.list(ns).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const out = await Promise.all(
+    // After a restart: a task whose records tell its state is listed from them; the others wait for their
+    // shim; a task whose shim was found dead is not listed (it is being cleaned up).
+    const recovering = this.recovering;
+    if (recovering) {
+      const unknown = recovering.pending(ns).filter((e) => !e.recorded && !e.dead);
+      await Promise.all(unknown.map((e) => recovering.hurry(e.namespace, e.id)));
+    }
+    const recorded = new Map<string, Process>();
+    for (const e of recovering?.pending(ns) ?? []) {
+      if (e.recorded && e.task?.state === 'starting') recorded.set(e.id, processOf(e.id, '', e.recorded));
+    }
+    const tasks = this.shims.list(ns).filter((t) => !recorded.has(t.id));
+    const listed = await Promise.all(
       tasks.map(async (t): Promise<Process | undefined> => {
         if (t.state === 'unreachable') return this.unknownProcess(t, '');
         if (t.snapshot) return processOf(t.id, '', t.snapshot.state);
@@ -157,24 +189,26 @@ export class TasksLogic {
         }
       }),
     );
-    return out.filter((p): p is Process => p !== undefined);
+    const out = listed.filter((p): p is Process => p !== undefined).concat([...recorded.values()]);
+    const idOf = (p: Process): string => p.container_id ?? '';
+    return out.sort((a, b) => (idOf(a) < idOf(b) ? -1 : idOf(a) > idOf(b) ? 1 : 0));
   }
 
   async wait(ns: string, id: string, execId: string, signal?: AbortSignal): Promise<WaitResponse> {
-    const t = this.task(ns, id);
+    const t = await this.task(ns, id);
     const res = await t.use().wait(id, execId, { signal });
     if (execId === '') t.snapshot?.exited(res.exit_status, res.exited_at ?? null);
     return { exit_status: res.exit_status, exited_at: res.exited_at ?? { seconds: 0, nanos: 0 } };
   }
 
   async kill(ns: string, req: KillRequest__Output, signal?: AbortSignal): Promise<void> {
-    await this.task(ns, req.container_id).use().kill({ id: req.container_id, exec_id: req.exec_id, signal: req.signal, all: req.all }, { signal });
+    await (await this.task(ns, req.container_id)).use().kill({ id: req.container_id, exec_id: req.exec_id, signal: req.signal, all: req.all }, { signal });
   }
 
   async exec(ns: string, req: ExecProcessRequest__Output, signal?: AbortSignal): Promise<void> {
     if (req.exec_id === '') throw new InvalidArgument('exec id cannot be empty');
     validateIdentifier(req.exec_id);
-    const t = this.task(ns, req.container_id);
+    const t = await this.task(ns, req.container_id);
     if (!req.spec || !req.spec.value || req.spec.value.length === 0) {
       throw new InvalidArgument(`exec ${req.exec_id}: process spec is missing`);
     }
@@ -204,47 +238,47 @@ export class TasksLogic {
 
   async deleteProcess(ns: string, id: string, execId: string, signal?: AbortSignal): Promise<DeleteResponse> {
     if (execId === '') throw new InvalidArgument('exec id cannot be empty');
-    const res = await this.task(ns, id).use().delete(id, execId, { signal });
+    const res = await (await this.task(ns, id)).use().delete(id, execId, { signal });
     return { id: execId, pid: res.pid, exit_status: res.exit_status, exited_at: res.exited_at ?? { seconds: 0, nanos: 0 } };
   }
 
   async delete(ns: string, id: string, signal?: AbortSignal): Promise<DeleteResponse> {
-    const t = this.task(ns, id);
+    const t = await this.task(ns, id);
     const res = await this.shims.deleteTask(t, signal);
     return { id: '', pid: res.pid, exit_status: res.exit_status, exited_at: res.exited_at ?? { seconds: 0, nanos: 0 } };
   }
 
   async listPids(ns: string, id: string, signal?: AbortSignal): Promise<ListPidsResponse> {
-    const res = await this.task(ns, id).use().pids(id, { signal });
+    const res = await (await this.task(ns, id)).use().pids(id, { signal });
     return { processes: res.processes.map((p) => ({ pid: p.pid, info: p.info && p.info.type_url ? p.info : null })) };
   }
 
   async pause(ns: string, id: string, signal?: AbortSignal): Promise<void> {
-    const t = this.task(ns, id);
+    const t = await this.task(ns, id);
     await t.use().pause(id, { signal });
     t.snapshot?.setStatus('PAUSED');
   }
 
   async resume(ns: string, id: string, signal?: AbortSignal): Promise<void> {
-    const t = this.task(ns, id);
+    const t = await this.task(ns, id);
     await t.use().resume(id, { signal });
     t.snapshot?.setStatus('RUNNING');
   }
 
   async resizePty(ns: string, req: ResizePtyRequest__Output, signal?: AbortSignal): Promise<void> {
-    await this.task(ns, req.container_id).use().resizePty(
+    await (await this.task(ns, req.container_id)).use().resizePty(
       { id: req.container_id, exec_id: req.exec_id, width: req.width, height: req.height },
       { signal },
     );
   }
 
   async closeIO(ns: string, req: CloseIORequest__Output, signal?: AbortSignal): Promise<void> {
-    const client = this.task(ns, req.container_id).use();
+    const client = (await this.task(ns, req.container_id)).use();
     if (req.stdin) await client.closeIO({ id: req.container_id, exec_id: req.exec_id, stdin: true }, { signal });
   }
 
   async update(ns: string, req: UpdateTaskRequest__Output, signal?: AbortSignal): Promise<void> {
-    await this.task(ns, req.container_id).use().update(
+    await (await this.task(ns, req.container_id)).use().update(
       { id: req.container_id, resources: req.resources && req.resources.type_url ? req.resources : null, annotations: req.annotations },
       { signal },
     );

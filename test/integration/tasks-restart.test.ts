@@ -197,8 +197,9 @@ test('a stopped (mute) shim does not hold up berthd start beyond its timeout; it
     shimStopped.push(shim);
     const took = await restart();
     assert.ok(took < 10_000, `restart took ${took} ms`);
-    const listed = (await env.tasks.List!({})).tasks.find((t: any) => t.id === id);
-    assert.equal(listed?.status, 'UNKNOWN');
+    // Listed from its records while berthd still tries to reach it, UNKNOWN once the attempt timed out.
+    await waitFor(async () => (await env.status(id)) === 'UNKNOWN', 'task UNKNOWN after the reconnect timeout', 20_000);
+    await assert.rejects(env.tasks.ListPids!({ container_id: id }), (err: any) => err.code === status.UNAVAILABLE);
     process.kill(shim, 'SIGCONT');
     shimStopped.pop();
     await waitFor(async () => (await env.status(id)) === 'RUNNING', 'task served again', 60_000);

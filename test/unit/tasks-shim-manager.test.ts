@@ -10,9 +10,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ShimManager } from '../../services/shims/manager';
-import { reconnectAll } from '../../services/shims/recovery';
+import { reconnectAll, scanBundles } from '../../services/shims/recovery';
 import { spawnShim } from '../../services/shims/spawn';
-import { isProcessAlive } from '../../services/shims/files';
+import { isProcessAlive, processStartTime } from '../../services/shims/files';
+import { spawn as spawnChild } from 'node:child_process';
 import { TasksLogic } from '../../services/tasks/tasks';
 import type { ContainerRecord } from '../../services/metadata/types';
 import { NotFound, isKind } from '../../pkg/errdefs';
@@ -354,6 +355,46 @@ test('a mute shim does not hold up reconnect beyond its timeout', async () => {
   assert.equal(h.manager.get('default', 'mute').state, 'unreachable');
   assert.deepEqual((await h.logic.list('default')).map((p) => [p.id, p.status]), [['mute', 'UNKNOWN']]);
   process.kill(shim.pid, 'SIGKILL');
+});
+
+test('while a mute shim is being reached its task is listed from its records, and calls on it wait', async () => {
+  const h = harness({ connectTimeoutMs: 500 });
+  const bundle = path.join(h.state, 'tasks', 'default', 'rec');
+  fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(path.join(h.state, 's'), { recursive: true, mode: 0o700 });
+  h.addContainer('rec');
+  const init = spawnChild('sleep', ['1000'], { stdio: 'ignore' });
+  spawnedPids.add(init.pid!);
+  fs.writeFileSync(path.join(bundle, 'task.json'), JSON.stringify({ pid: init.pid, startTime: processStartTime(init.pid!), cgroups: [] }));
+  const io = { stdin: '', stdout: '/tmp/out', stderr: '', terminal: false };
+  fs.writeFileSync(path.join(bundle, 'events.json'), JSON.stringify({ seq: 2, exits: [], init: { status: 'RUNNING', io } }));
+  const shim = await spawnShim({
+    binary: process.execPath,
+    args: [FAKE_SHIM, '--namespace', 'default', '--id', 'rec', '--bundle', bundle],
+    address: h.manager.layout.newSocketPath(),
+    cwd: bundle,
+    logFile: path.join(bundle, 'shim.log'),
+    env: { ...process.env, FAKE_SHIM_MODE: 'mute' },
+    bundle,
+  });
+  spawnedPids.add(shim.pid);
+  const recovering = scanBundles(h.manager);
+  h.logic.recovering = recovering;
+  const reconnecting = reconnectAll(h.manager, recovering);
+  const t0 = Date.now();
+  const listed = await h.logic.list('default');
+  assert.ok(Date.now() - t0 < 300, `list took ${Date.now() - t0} ms`);
+  assert.deepEqual(listed.map((p) => [p.id, p.status, p.pid, p.stdout]), [['rec', 'RUNNING', init.pid, '/tmp/out']]);
+  assert.equal((await h.logic.get('default', 'rec', '')).status, 'RUNNING');
+  await assert.rejects(h.logic.get('default', 'nope', ''), code('not-found'));
+  const k0 = Date.now();
+  await assert.rejects(h.logic.kill('default', { container_id: 'rec', exec_id: '', signal: 9, all: false }), code('unavailable'));
+  assert.ok(Date.now() - k0 >= 400, `kill answered after ${Date.now() - k0} ms without waiting for the shim`);
+  await reconnecting;
+  h.logic.recovering = undefined;
+  assert.deepEqual((await h.logic.list('default')).map((p) => [p.id, p.status]), [['rec', 'UNKNOWN']]);
+  process.kill(shim.pid, 'SIGKILL');
+  init.kill('SIGKILL');
 });
 
 test('replayed events are held back after a restart until the hold ends or the task is used', async () => {

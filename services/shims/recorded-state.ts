@@ -1,0 +1,92 @@
+/**
+ * A task's init state as the files of its bundle record it, for a restarted berthd that lists the task
+ * before its shim answered (recovery.ts): no shim is asked, only files are read.
+ *
+ *   task.json      the init pid (written after shim Create)
+ *   events.json    what berthd published: the init status the events left (`init.status`), its stdio from
+ *                  /tasks/create (`init.io`), and the init's exit (`initExit`)
+ *   shim-events    what the shim queued and berthd had not published yet (seq above the ledger's): applied
+ *                  on top in order, so an exit that happened while berthd was down shows as STOPPED
+ *
+ * There is no recorded state (undefined: callers wait for the shim) when the task was never created
+ * (no task.json), the ledger predates the `init` field, or the init is gone without a recorded exit (the
+ * shim is about to report it; its State will tell).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { unpackAny, type AnyMessage } from '../../proto/any';
+import type { Timestamp } from '../../proto/timestamp';
+import { initStatusAfter, ioOfCreate, type InitIo, type LedgerRecord } from './event-ledger';
+import type { ShimEventLine, TaskFacts } from './dead-task';
+import { isProcessAlive } from './files';
+import type { StateResponse, StatusValue } from './messages';
+
+const NO_IO: InitIo = { stdin: '', stdout: '', stderr: '', terminal: false };
+
+/** The shim's queued events with seq above `afterSeq`, in file order (a torn or foreign line is skipped). */
+export function readQueuedEvents(bundle: string, afterSeq: number): { seq: number; topic: string; event: AnyMessage }[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(bundle, 'shim-events'), 'utf8');
+  } catch {
+    return [];
+  }
+  const out: { seq: number; topic: string; event: AnyMessage }[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    let ev: ShimEventLine;
+    try {
+      ev = JSON.parse(line) as ShimEventLine;
+    } catch {
+      continue;
+    }
+    if (typeof ev.seq !== 'number' || ev.seq <= afterSeq || typeof ev.topic !== 'string' || typeof ev.type !== 'string') continue;
+    out.push({ seq: ev.seq, topic: ev.topic, event: { type_url: ev.type, value: Buffer.from(String(ev.value ?? ''), 'base64') } });
+  }
+  return out;
+}
+
+/**
+ * The init's state from the bundle's records (see the header), or undefined when they do not tell it.
+ * `id` is the container id (an exit event of the init carries it, or an empty id).
+ */
+export function readRecordedState(bundle: string, id: string, facts: TaskFacts | undefined, ledger: Readonly<LedgerRecord>): StateResponse | undefined {
+  if (!facts) return undefined;
+  let status: StatusValue | undefined = ledger.initExit ? 'STOPPED' : ledger.init?.status;
+  let io = ledger.init?.io;
+  let exit = ledger.initExit ? { exit_status: ledger.initExit.exit_status, exited_at: ledger.initExit.exited_at } : undefined;
+  for (const ev of readQueuedEvents(bundle, ledger.seq)) {
+    if (status === 'STOPPED') break;
+    if (ev.topic === '/tasks/exit') {
+      try {
+        const e = unpackAny(ev.event) as { id?: string; exit_status?: number; exited_at?: Timestamp | null };
+        if (e.id !== id && e.id !== '') continue;
+        status = 'STOPPED';
+        exit = { exit_status: Number(e.exit_status ?? 0), exited_at: e.exited_at ?? { seconds: 0, nanos: 0 } };
+      } catch {
+        return undefined;
+      }
+      continue;
+    }
+    const next = initStatusAfter(ev.topic);
+    if (!next) continue;
+    status = next;
+    if (ev.topic === '/tasks/create') io = ioOfCreate(ev.event) ?? io;
+  }
+  if (!status) return undefined;
+  if (status !== 'STOPPED' && !isProcessAlive(facts.pid, facts.startTime)) return undefined;
+  const { stdin, stdout, stderr, terminal } = io ?? NO_IO;
+  return {
+    id,
+    bundle,
+    pid: facts.pid,
+    status,
+    stdin,
+    stdout,
+    stderr,
+    terminal,
+    exit_status: exit?.exit_status ?? 0,
+    exited_at: exit?.exited_at ?? null,
+    exec_id: '',
+  };
+}
