@@ -28,6 +28,8 @@ export interface MemoryResult {
   daemonRssKiB: number;
   /** (shims' PSS + daemon's PSS) / containers. */
   perContainerPssKiB: number;
+  /** Containers per shim group (grouped measurement only). */
+  groupSize?: number;
 }
 export interface ListResult { containers: number; tasksListPerSec: number; containersListPerSec: number }
 export interface RestartResult {
@@ -138,9 +140,11 @@ export async function measureExitEvents(sides: Side[], n: number): Promise<PerSi
 }
 
 /** Starts `count` sleepers on one side (5 at a time); returns their ids. */
-export async function startSleepers(side: Side, count: number, what: string): Promise<string[]> {
+/** `count` sleepers; with `groupSize`, the i-th is in shim group `<what>-g<i / groupSize>`. */
+export async function startSleepers(side: Side, count: number, what: string, groupSize?: number): Promise<string[]> {
   const ids = Array.from({ length: count }, () => newId(side, what));
-  await inParallel(ids, 5, (id) => startSleeper(side, id));
+  const groupOf = (id: string): string | undefined => (groupSize ? `${what}-g${Math.floor(ids.indexOf(id) / groupSize)}` : undefined);
+  await inParallel(ids, 5, (id) => startSleeper(side, id, groupOf(id)));
   return ids;
 }
 

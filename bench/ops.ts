@@ -66,12 +66,15 @@ export async function lifecycle(side: Side, id: string): Promise<LifecycleTiming
   };
 }
 
-/** Creates and starts a task running `sleep 1000`. */
-export async function startSleeper(side: Side, id: string): Promise<void> {
+/** The container label that puts containers into one shim group (containerd's runc v2 shim and berth alike). */
+export const GROUP_LABEL = 'io.containerd.runc.v2.group';
+
+/** Creates and starts a task running `sleep 1000` (in shim group `group` when given). */
+export async function startSleeper(side: Side, id: string, group?: string): Promise<void> {
   side.signal.throwIfAborted();
   const { containers, tasks } = side.daemon.client;
   side.ids.add(id);
-  await containers.Create(containerRequest(id, side.rootfs, ['/bin/sleep', '1000'], side.cgroupParent));
+  await containers.Create(containerRequest(id, side.rootfs, ['/bin/sleep', '1000'], side.cgroupParent, group ? { [GROUP_LABEL]: group } : {}));
   await tasks.Create(taskCreateRequest(id));
   await tasks.Start({ container_id: id, exec_id: '' });
 }

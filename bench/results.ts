@@ -15,6 +15,8 @@ export interface BenchOptions {
   burst: number;
   burstRounds: number;
   idle: number;
+  /** Containers per shim group in the grouped memory figure. */
+  groupSize: number;
   listMs: number;
   settleMs: number;
   restartTasks: number;
@@ -51,6 +53,8 @@ export interface BenchResults {
   burst: PerSide<BurstResult>;
   exitEvent: PerSide<EventResult>;
   memory: PerSide<MemoryResult>;
+  /** The same idle sleepers in shim groups of `options.groupSize` (label io.containerd.runc.v2.group). */
+  memoryGrouped: PerSide<MemoryResult>;
   list: PerSide<ListResult>;
   restart: PerSide<RestartResult>;
 }

@@ -5,10 +5,12 @@
  * Everything it started is stopped and removed at the end, on failure and on Ctrl-C too.
  *
  *   node dist/bench/run.js [--iterations N] [--only berth|containerd] [--skip-restart] [--quick]
- *                          [--burst N] [--idle N] [--restart-tasks N] [--out FILE] [--docs | --no-docs]
+ *                          [--burst N] [--idle N] [--group-size N] [--restart-tasks N] [--out FILE] [--docs | --no-docs]
  *
  * --quick shrinks every count (5 samples, bursts of 4, 4 idle and 4 restarted tasks, short List windows) for
- * a smoke test; --burst/--idle/--restart-tasks override single counts. The docs page is rewritten only on a
+ * a smoke test; --burst/--idle/--restart-tasks override single counts. The idle memory is measured twice: one
+ * shim per container, and with the containers in shim groups of --group-size (default 10, quick 2; label
+ * io.containerd.runc.v2.group), reported as its own row. The docs page is rewritten only on a
  * full run (no --quick, no --only, default counts) unless --docs or --no-docs says otherwise.
  */
 import * as fs from 'node:fs';
@@ -22,7 +24,7 @@ import type { Side } from './ops';
 import { mountsUnder } from './procs';
 import { describeMachine, writeResults, type BenchOptions, type BenchResults } from './results';
 import { makeRootfs } from './spec';
-import { measureIdle, measureRestart } from './steady';
+import { measureIdle, measureIdleGrouped, measureRestart } from './steady';
 import { formatTable, tableRows } from './table';
 import { teardownSide } from './teardown';
 import { writePerformanceDoc } from './doc';
@@ -47,6 +49,7 @@ function parseCli(argv: string[]): Cli {
       out: { type: 'string' },
       burst: { type: 'string' },
       idle: { type: 'string' },
+      'group-size': { type: 'string' },
       'restart-tasks': { type: 'string' },
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
@@ -74,6 +77,7 @@ function parseCli(argv: string[]): Cli {
     burst: count('burst', values.burst, quick ? 4 : 20),
     burstRounds: quick ? 1 : 3,
     idle: count('idle', values.idle, quick ? 4 : 20),
+    groupSize: count('group-size', values['group-size'], quick ? 2 : 10),
     listMs: quick ? 300 : 2000,
     settleMs: quick ? 200 : 2000,
     restartTasks: count('restart-tasks', values['restart-tasks'], quick ? 4 : 50),
@@ -82,7 +86,7 @@ function parseCli(argv: string[]): Cli {
     quick,
     only: values.only as SideName | undefined,
   };
-  const full = !quick && options.only === undefined && [values.burst, values.idle, values['restart-tasks']].every((v) => v === undefined);
+  const full = !quick && options.only === undefined && [values.burst, values.idle, values['group-size'], values['restart-tasks']].every((v) => v === undefined);
   return {
     options,
     out: path.resolve(values.out ?? path.join(REPO, 'bench/results/latest.json')),
@@ -105,6 +109,7 @@ function emptyResults(cli: Cli, sides: SideName[]): BenchResults {
     burst: {},
     exitEvent: {},
     memory: {},
+    memoryGrouped: {},
     list: {},
     restart: {},
   };
@@ -182,6 +187,8 @@ async function main(): Promise<void> {
     const idle = await measureIdle(active, { count: o.idle, listMs: o.listMs, settleMs: o.settleMs });
     merge(results.memory, idle.memory);
     merge(results.list, idle.list);
+    phase(`idle, grouped: ${o.idle} sleeping containers per side in shim groups of ${o.groupSize}: memory`);
+    merge(results.memoryGrouped, await measureIdleGrouped(active, { count: o.idle, groupSize: o.groupSize, settleMs: o.settleMs }));
     if (!o.skipRestart) {
       phase(`restart: ${o.restartTasks} running tasks, SIGKILL, start again`);
       merge(results.restart, await measureRestart(active, o.restartTasks));

@@ -84,12 +84,18 @@ export function ociSpec(rootfs: string, args: string[], cgroupParent: string, id
 }
 
 /** The `Containers.Create` request for container `id` running `args`. */
-export function containerRequest(id: string, rootfs: string, args: string[], cgroupParent: string): object {
-  const spec: AnyMessage = packJsonAny(OCI_SPEC_TYPE_URL, ociSpec(rootfs, args, cgroupParent, id));
+/**
+ * `labels` go on the container and, as `ctr run --label` does, into the spec's annotations too (containerd's
+ * runc v2 shim reads its group from the annotations, berthd from the label first).
+ */
+export function containerRequest(id: string, rootfs: string, args: string[], cgroupParent: string, labels: Record<string, string> = {}): object {
+  const doc = ociSpec(rootfs, args, cgroupParent, id) as Record<string, unknown>;
+  if (Object.keys(labels).length > 0) doc.annotations = { ...labels };
+  const spec: AnyMessage = packJsonAny(OCI_SPEC_TYPE_URL, doc);
   return {
     container: {
       id,
-      labels: {},
+      labels,
       image: '',
       runtime: { name: RUNTIME_NAME, options: null },
       spec,

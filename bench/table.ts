@@ -42,6 +42,10 @@ const ROWS: { key: string; label: (r: BenchResults) => string; unit: string; bet
   },
   { key: 'memory.shims', label: () => '  of which shims', unit: 'MiB', better: 'lower', pick: field('memory', (v) => v.shimPssKiB / v.containers / 1024) },
   { key: 'memory.daemon', label: () => '  daemon PSS (whole)', unit: 'MiB', better: 'lower', pick: field('memory', (v) => v.daemonPssKiB / 1024) },
+  {
+    key: 'memory.grouped', label: (r) => `PSS per idle container, shim groups of ${r.options.groupSize} (${r.options.idle} sleeping)`, unit: 'MiB', better: 'lower',
+    pick: field('memoryGrouped', (v) => v.perContainerPssKiB / 1024),
+  },
   { key: 'list.tasks', label: (r) => `Tasks.List with ${r.options.idle} containers`, unit: 'calls/s', better: 'higher', pick: field('list', (v) => v.tasksListPerSec) },
   { key: 'list.containers', label: (r) => `Containers.List with ${r.options.idle} containers`, unit: 'calls/s', better: 'higher', pick: field('list', (v) => v.containersListPerSec) },
   { key: 'restart.firstAnswer', label: () => 'restart → first Tasks.List answer', unit: 'ms', better: 'lower', pick: field('restart', (v) => v.firstAnswerMs) },

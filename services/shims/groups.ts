@@ -1,7 +1,8 @@
 /**
- * Shim groups (issue 6; shim.proto "Groups", docs/tasks.md "Shim groups"): containers of one namespace that
- * share a group — the container label `io.containerd.runc.v2.group`, else the spec annotation
- * `io.kubernetes.cri.sandbox-id` (containerd-shim-runc-v2's rule) — share one berth-shim process.
+ * Shim groups (issue 6; shim.proto "Groups", docs/shim.md "Shim groups"): containers of one namespace that
+ * share a group — the container label `io.containerd.runc.v2.group`, else the spec annotation of that name,
+ * else the spec annotation `io.kubernetes.cri.sandbox-id` (containerd-shim-runc-v2 reads the two annotations
+ * in that order; `ctr run --label` sets label and annotation) — share one berth-shim process.
  *
  * The registry maps `<namespace>/<group>` to the group's live shim and the tasks using it. Joining (a Create
  * binding its task to the group's shim, or founding the group) and leaving (a Delete deciding whether the
@@ -20,8 +21,12 @@ export const SANDBOX_ANNOTATION = 'io.kubernetes.cri.sandbox-id';
 export function shimGroupOf(labels: Record<string, string> | undefined, doc: OciSpecDoc): string {
   const label = labels?.[GROUP_LABEL];
   if (label) return label;
-  const annotation = (doc.annotations as Record<string, unknown> | undefined)?.[SANDBOX_ANNOTATION];
-  return typeof annotation === 'string' ? annotation : '';
+  const annotations = (doc.annotations ?? {}) as Record<string, unknown>;
+  for (const key of [GROUP_LABEL, SANDBOX_ANNOTATION]) {
+    const value = annotations[key];
+    if (typeof value === 'string' && value !== '') return value;
+  }
+  return '';
 }
 
 export interface ShimGroup {

@@ -55,6 +55,9 @@ test('bench --quick measures berth and containerd side by side', { timeout: 300_
       positive(`${side} shim PSS`, mem.shimPssKiB);
       positive(`${side} daemon PSS`, mem.daemonPssKiB);
       positive(`${side} PSS per container`, mem.perContainerPssKiB);
+      const grouped = valueOf(results, 'memoryGrouped', side);
+      assert.equal(grouped.groupSize, 2, `${side}: quick runs group the sleepers by 2`);
+      positive(`${side} PSS per container, shim groups`, grouped.perContainerPssKiB);
       const list = valueOf(results, 'list', side);
       positive(`${side} Tasks.List rate`, list.tasksListPerSec);
       positive(`${side} Containers.List rate`, list.containersListPerSec);
