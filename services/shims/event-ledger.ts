@@ -9,8 +9,8 @@
  * `execId|pid|exitedAt` of the last exits published (bounded), so an exit is published at most once even
  * when berthd has to make one up (dead shim); `initExit` the init process's exit once published; `init` the
  * init's status as the published events left it (/tasks/create, /tasks/start, /tasks/paused, /tasks/resumed)
- * and its stdio from /tasks/create — a restarted berthd lists the task from it before its shim answers
- * (recorded-state.ts).
+ * and its stdio from /tasks/create, `deleted` once /tasks/delete went out — a restarted berthd lists the
+ * task from it before its shim answers (recorded-state.ts).
  *
  * Writes (one per published event, so on every task's hot path): a record of at most one page is written
  * in place — one `write` at offset 0, padded with spaces to the file's current length (JSON ignores them),
@@ -89,6 +89,8 @@ export interface LedgerRecord {
   exits: string[];
   initExit?: ExitRecord;
   init?: { status: RecordedStatus; io?: InitIo };
+  /** /tasks/delete was published: the init is deleted (its bundle goes next). */
+  deleted?: boolean;
 }
 
 /** The init status an event of the task's shim leaves behind (undefined: the event does not change it). */
@@ -162,7 +164,7 @@ export class EventLedger {
       const ie = r.initExit;
       const initExit = ie && typeof ie === 'object' && typeof ie.pid === 'number' ? ie : undefined;
       const init = r.init && typeof r.init === 'object' && RECORDED.has(r.init.status) ? r.init : undefined;
-      return { seq, exits, initExit, init };
+      return { seq, exits, initExit, init, deleted: r.deleted === true ? true : undefined };
     } catch {
       return { seq: 0, exits: [] };
     }
@@ -198,6 +200,7 @@ export class EventLedger {
       const io = topic === '/tasks/create' ? ioOfCreate(event) : this.record.init?.io;
       this.record.init = io ? { status, io } : { status };
     }
+    if (topic === '/tasks/delete') this.record.deleted = true;
     this.save();
   }
 

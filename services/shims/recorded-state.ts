@@ -9,8 +9,9 @@
  *                  on top in order, so an exit that happened while berthd was down shows as STOPPED
  *
  * There is no recorded state (undefined: callers wait for the shim) when the task was never created
- * (no task.json), the ledger predates the `init` field, or the init is gone without a recorded exit (the
- * shim is about to report it; its State will tell).
+ * (no task.json) or was deleted (/tasks/delete published or queued: berthd died before removing the
+ * bundle), the ledger predates the `init` field, or the init is gone without a recorded exit (the shim is
+ * about to report it; its State will tell).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -51,13 +52,14 @@ export function readQueuedEvents(bundle: string, afterSeq: number): { seq: numbe
  * `id` is the container id (an exit event of the init carries it, or an empty id).
  */
 export function readRecordedState(bundle: string, id: string, facts: TaskFacts | undefined, ledger: Readonly<LedgerRecord>): StateResponse | undefined {
-  if (!facts) return undefined;
+  if (!facts || ledger.deleted) return undefined;
   let status: StatusValue | undefined = ledger.initExit ? 'STOPPED' : ledger.init?.status;
   let io = ledger.init?.io;
   let exit = ledger.initExit ? { exit_status: ledger.initExit.exit_status, exited_at: ledger.initExit.exited_at } : undefined;
   for (const ev of readQueuedEvents(bundle, ledger.seq)) {
-    if (status === 'STOPPED') break;
+    if (ev.topic === '/tasks/delete') return undefined;
     if (ev.topic === '/tasks/exit') {
+      if (status === 'STOPPED') continue;
       try {
         const e = unpackAny(ev.event) as { id?: string; exit_status?: number; exited_at?: Timestamp | null };
         if (e.id !== id && e.id !== '') continue;
@@ -69,7 +71,7 @@ export function readRecordedState(bundle: string, id: string, facts: TaskFacts |
       continue;
     }
     const next = initStatusAfter(ev.topic);
-    if (!next) continue;
+    if (!next || status === 'STOPPED') continue;
     status = next;
     if (ev.topic === '/tasks/create') io = ioOfCreate(ev.event) ?? io;
   }

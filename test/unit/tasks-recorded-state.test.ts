@@ -80,7 +80,7 @@ test('queued events above the ledger seq move the recorded state; an init exit m
   assert.equal(readRecordedState(b, 'c1', facts, ledger.snapshot)?.status, 'RUNNING');
 });
 
-test('no recorded state without task.json, with an old ledger, or with an init gone without a recorded exit', async () => {
+test('no recorded state without task.json, with an old ledger, with an init gone without a recorded exit, or deleted', async () => {
   const b = bundle();
   const ledger = new EventLedger(path.join(b, 'events.json'), log);
   assert.equal(readRecordedState(b, 'c1', undefined, ledger.snapshot), undefined, 'never created');
@@ -93,6 +93,12 @@ test('no recorded state without task.json, with an old ledger, or with an init g
   assert.equal(readRecordedState(b, 'c1', gone, ledger.snapshot), undefined, 'init gone, exit not recorded');
   ledger.claimExit({ container_id: 'c1', id: 'c1', pid: child.pid!, exit_status: 0, exited_at: { seconds: 1, nanos: 0 } });
   assert.equal(readRecordedState(b, 'c1', gone, ledger.snapshot)?.status, 'STOPPED', 'published exit');
+  fs.writeFileSync(path.join(b, 'shim-events'), queueLine(3, '/tasks/delete', 'containerd.events.TaskDelete', { container_id: 'c1', id: '' }));
+  assert.equal(readRecordedState(b, 'c1', gone, ledger.snapshot), undefined, 'delete queued');
+  fs.rmSync(path.join(b, 'shim-events'));
+  ledger.published(3, '/tasks/delete', null);
+  assert.equal(EventLedger.read(path.join(b, 'events.json')).deleted, true);
+  assert.equal(readRecordedState(b, 'c1', gone, ledger.snapshot), undefined, 'delete published');
 });
 
 test('reconnects run a few at a time; a hurried task starts at once; entries drop out when done', async () => {
