@@ -40,6 +40,8 @@ const sameShim = (a: ShimProcess | undefined, b: ShimProcess): boolean => Boolea
 export class ShimGroups {
   private readonly groups = new Map<string, ShimGroup>();
   private readonly locks = new Map<string, Promise<void>>();
+  /** Tasks that left their group (a rebuilt registry never counts them again). */
+  private readonly left = new WeakSet<TaskShim>();
 
   constructor(private readonly tasks: () => Iterable<TaskShim>) {}
 
@@ -80,8 +82,9 @@ export class ShimGroups {
       g = undefined;
     }
     if (g) return g;
-    const others = [...this.tasks()].filter((t) => t !== task && t.namespace === task.namespace && t.group === task.group && t.shim);
-    const live = others.find((t) => (t.state === 'ready' || t.state === 'unreachable') && isProcessAlive(t.shim!.pid, t.shim!.startTime));
+    const others = [...this.tasks()].filter((t) => t !== task && !this.left.has(t) && t.namespace === task.namespace && t.group === task.group && t.shim);
+    // Any state but gone: a task still being reconnected (starting) uses the shim as much as a ready one.
+    const live = others.find((t) => t.state !== 'gone' && isProcessAlive(t.shim!.pid, t.shim!.startTime));
     if (!live) return undefined;
     g = { shim: live.shim!, members: new Set(others.filter((t) => sameShim(t.shim, live.shim!)).map((t) => t.key)) };
     this.groups.set(key, g);
@@ -98,10 +101,12 @@ export class ShimGroups {
 
   /**
    * The task no longer uses its group's shim. Returns true when other tasks still do (the shim must then
-   * not be waited for or killed: it exits after the Shutdown of its last task).
+   * not be waited for or killed: it exits after the Shutdown of its last task). Called again for the same
+   * task, it answers the same question without changing anything.
    */
   leave(task: TaskShim): boolean {
     if (!task.group || !task.shim) return false;
+    this.left.add(task);
     const key = groupKey(task);
     const g = this.groups.get(key) ?? this.find(task);
     if (!g || !sameShim(g.shim, task.shim)) return false;

@@ -426,7 +426,7 @@ export class ShimManager {
     task.client?.close();
     const address = task.shim?.address;
     // A group's shim keeps its socket while another task uses it.
-    const shared = Boolean(task.group) && (this.groups.leave(task) || [...this.tasks.values()].some((t) => t !== task && t.shim?.address === address && t.state !== 'gone'));
+    const shared = Boolean(task.group) && this.groups.leave(task);
     if (address && !shared && this.layout.ownsSocket(address)) removeFile(address);
     try {
       await removeBundleDir(task.bundle);

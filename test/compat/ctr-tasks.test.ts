@@ -243,3 +243,35 @@ test('ctr run --runc-binary /usr/sbin/runc runs the same container through runc'
   assert.equal(r.stdout, 'via-runc\n');
   assert.equal(r.code, 4, r.stderr);
 });
+
+test('ctr run --label io.containerd.runc.v2.group=g: the group shares one shim, each task lives and goes on its own', { skip }, async () => {
+  const group = `g-${randomBytes(3).toString('hex')}`;
+  const [a, b] = [newId(), newId()];
+  const shimPid = (id: string): number => Number(fs.readFileSync(path.join(berthd!.state, 'tasks', 'default', id, 'shim.pid'), 'utf8'));
+  const alive = (pid: number): boolean => {
+    try {
+      return !/^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  try {
+    for (const id of [a, b]) {
+      const run = await ctr(['run', '-d', '--label', `io.containerd.runc.v2.group=${group}`, '--rootfs', rootfs, id, '/bin/sleep', '1000']);
+      assert.equal(run.code, 0, run.stderr);
+    }
+    const shim = shimPid(a);
+    assert.equal(shimPid(b), shim, 'one shim for the group');
+    const ex = await ctr(['tasks', 'exec', '--exec-id', 'x1', b, '/bin/echo', 'in b']);
+    assert.equal(ex.stdout, 'in b\n');
+    assert.equal((await ctr(['tasks', 'kill', '-s', 'SIGKILL', a])).code, 0);
+    await waitFor(async () => ((await taskStatus(a)) === 'STOPPED' ? true : undefined), `${a} stopped`);
+    assert.equal((await ctr(['tasks', 'rm', a])).code, 0);
+    assert.equal(await taskStatus(b), 'RUNNING', 'the other task of the group keeps running');
+    assert.ok(alive(shim));
+    assert.equal((await ctr(['tasks', 'rm', '-f', b])).code, 0);
+    await waitFor(() => (!alive(shim) ? true : undefined), 'the group shim exits after its last task', 5000);
+  } finally {
+    for (const id of [a, b]) await removeAll(id);
+  }
+});
