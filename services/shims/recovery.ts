@@ -288,7 +288,16 @@ export function scanBundles(manager: ShimManager): RecoveringTasks {
     ),
     RECONNECT_CONCURRENCY,
   );
-  for (const b of listBundles(manager.layout.tasksRoot)) recovering.add(scanOne(manager, b.namespace, b.id, b.bundle));
+  const t0 = performance.now();
+  let recorded = 0;
+  for (const b of listBundles(manager.layout.tasksRoot)) {
+    const entry = scanOne(manager, b.namespace, b.id, b.bundle);
+    if (entry.recorded) recorded++;
+    recovering.add(entry);
+  }
+  if (recovering.size > 0) {
+    manager.opts.log.info('task records read', { bundles: recovering.size, recorded, ms: Math.round((performance.now() - t0) * 10) / 10 });
+  }
   return recovering;
 }
 
