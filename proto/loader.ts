@@ -14,7 +14,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as protobuf from 'protobufjs';
+import * as protobuf from 'protobufjs/light';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 
 /**
@@ -67,75 +67,117 @@ const loaded = new Set<string>();
 export const DESCRIPTOR_PATH = path.join(HERE, 'descriptor.json');
 
 /**
- * `descriptor.json`: the roles' files, every parsed file (imports and protobufjs's bundled
- * `google/protobuf/*` included), the mtimes of ours, the root as JSON.
+ * `descriptor.json`: for each file of PROTO_FILES and ANY_PAYLOAD_FILES, the JSON of a root holding that file
+ * and its imports, and the files parsed for it (protobufjs's bundled `google/protobuf/*` included); which of
+ * these files defines each message of ANY_PAYLOAD_FILES; the mtimes of our sources. A process takes only the
+ * files it uses (a shim: its own API and the event payloads, not the daemon's services).
  */
 export interface ProtoDescriptorFile {
-  files: string[];
-  parsed: string[];
+  files: Record<string, { parsed: string[]; root: protobuf.INamespace }>;
+  payloadTypes: Record<string, string>;
   sources: Record<string, number>;
-  root: protobuf.INamespace;
 }
 
 const sourcePath = (f: string): string => (f.startsWith('google/protobuf/') ? f : path.join(PROTO_DIR, f));
 
-/** Parses every file of PROTO_FILES and ANY_PAYLOAD_FILES into a fresh root and returns its descriptor. */
-export function buildDescriptor(): ProtoDescriptorFile {
+/**
+ * The `.proto` parser (protobufjs's full build). Loaded only when a file must be parsed: the descriptor is
+ * missing or stale, or a file is not in it; otherwise a process never compiles the parser.
+ */
+function withParser(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('protobufjs');
+}
+
+function parseFiles(files: string[]): protobuf.Root {
+  withParser();
   const r = new protobuf.Root();
   r.resolvePath = root.resolvePath;
-  const files = [...Object.values(PROTO_FILES), ...ANY_PAYLOAD_FILES];
   for (const f of files) r.loadSync(f, { keepCase: true });
   r.resolveAll();
-  const parsed: string[] = [];
-  const sources: Record<string, number> = {};
-  for (const abs of r.files) {
-    if (abs.startsWith('google/protobuf/')) {
-      parsed.push(abs);
-      continue;
-    }
-    const rel = path.relative(PROTO_DIR, abs);
-    parsed.push(rel);
-    sources[rel] = fs.statSync(abs).mtimeMs;
-  }
-  return { files, parsed, sources, root: r.toJSON() };
+  return r;
 }
 
-let descriptorTried = false;
+const relativeName = (abs: string): string => (abs.startsWith('google/protobuf/') ? abs : path.relative(PROTO_DIR, abs));
 
-/** Fills the root from descriptor.json once, if present and no source changed since. */
-function loadDescriptor(): void {
-  descriptorTried = true;
-  let d: ProtoDescriptorFile;
+/** Parses every file of PROTO_FILES and ANY_PAYLOAD_FILES and returns their descriptor. */
+export function buildDescriptor(): ProtoDescriptorFile {
+  const out: ProtoDescriptorFile = { files: {}, payloadTypes: {}, sources: {} };
+  for (const f of [...Object.values(PROTO_FILES), ...ANY_PAYLOAD_FILES]) {
+    const r = parseFiles([f]);
+    const parsed = r.files.map(relativeName);
+    out.files[f] = { parsed, root: r.toJSON() };
+    for (const rel of parsed) if (!rel.startsWith('google/protobuf/')) out.sources[rel] = fs.statSync(sourcePath(rel)).mtimeMs;
+  }
+  for (const f of ANY_PAYLOAD_FILES) {
+    const r = parseFiles([f]);
+    const own = path.join(PROTO_DIR, f);
+    const walk = (ns: protobuf.NamespaceBase): void => {
+      for (const o of ns.nestedArray) {
+        if (o instanceof protobuf.Type && o.filename === own) out.payloadTypes[o.fullName.slice(1)] ??= f;
+        if (o instanceof protobuf.Namespace || o instanceof protobuf.Type) walk(o);
+      }
+    };
+    walk(r);
+  }
+  return out;
+}
+
+/** Whether descriptor.json is there and no source changed since it was written; checked once. */
+let descriptorFresh: boolean | undefined;
+
+/** descriptor.json when it is fresh (read anew each time: it is used a few times per process, not kept). */
+function readDescriptor(): ProtoDescriptorFile | undefined {
+  if (descriptorFresh === false) return undefined;
   try {
-    d = JSON.parse(fs.readFileSync(DESCRIPTOR_PATH, 'utf8')) as ProtoDescriptorFile;
-    for (const [f, mtime] of Object.entries(d.sources)) {
-      if (fs.statSync(path.join(PROTO_DIR, f)).mtimeMs !== mtime) return;
+    const d = JSON.parse(fs.readFileSync(DESCRIPTOR_PATH, 'utf8')) as ProtoDescriptorFile;
+    if (descriptorFresh === undefined) {
+      descriptorFresh = Object.entries(d.sources).every(([f, mtime]) => fs.statSync(path.join(PROTO_DIR, f)).mtimeMs === mtime);
     }
+    return descriptorFresh ? d : undefined;
   } catch {
-    return;
+    descriptorFresh = false;
+    return undefined;
   }
-  protobuf.Root.fromJSON(d.root, root);
-  // loadSync skips what is in root.files, so a file parsed later never redefines these types.
-  for (const f of d.parsed) root.files.push(sourcePath(f));
-  for (const f of d.files) loaded.add(f);
 }
 
-/** Parses a file (and its imports) once. */
+/** Adds what `json` defines and `into` lacks (files share imports: their types are added once). */
+function merge(into: protobuf.Namespace, json: protobuf.INamespace): void {
+  for (const [name, nested] of Object.entries(json.nested ?? {})) {
+    const n = nested as Record<string, unknown>;
+    const existing = into.get(name);
+    if (n.fields === undefined && n.values === undefined && n.methods === undefined && n.id === undefined) {
+      let ns = existing as protobuf.Namespace | null;
+      if (!ns) into.add((ns = new protobuf.Namespace(name, n.options as Record<string, unknown> | undefined)));
+      merge(ns, n as protobuf.INamespace);
+    } else if (!existing) {
+      into.addJSON({ [name]: n as protobuf.AnyNestedObject });
+    }
+  }
+}
+
+/** Loads a file (and its imports) once: from descriptor.json when fresh, else by parsing the text. */
 export function loadProtoFile(file: string): void {
   if (loaded.has(file)) return;
-  if (!descriptorTried) {
-    loadDescriptor();
-    if (loaded.has(file)) return;
+  const entry = readDescriptor()?.files[file];
+  if (entry) {
+    merge(root, entry.root);
+    // loadSync skips what is in root.files, so a file parsed later never redefines these types.
+    for (const f of entry.parsed) if (!root.files.includes(sourcePath(f))) root.files.push(sourcePath(f));
+  } else {
+    withParser();
+    root.loadSync(file, { keepCase: true });
+    root.resolveAll();
   }
-  root.loadSync(file, { keepCase: true });
-  root.resolveAll();
   loaded.add(file);
 }
 
 export function lookupType(fullName: string): protobuf.Type {
   const found = root.lookup(fullName);
   if (found instanceof protobuf.Type) return found;
-  for (const f of ANY_PAYLOAD_FILES) loadProtoFile(f);
+  const file = readDescriptor()?.payloadTypes[fullName];
+  if (file) loadProtoFile(file);
+  else for (const f of ANY_PAYLOAD_FILES) loadProtoFile(f);
   return root.lookupType(fullName);
 }
 
