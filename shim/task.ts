@@ -1,5 +1,6 @@
 /**
- * The one task a shim serves: its init process, its exec processes, and the runtime backend driving them.
+ * One task a shim serves (a group's shim serves several, each a Task of its own: members.ts): its init
+ * process, its exec processes, and the runtime backend driving them.
  * Lookups and errors follow containerd's runc shim (runtime/v2/runc): no task → NotFound "container not
  * created", unknown exec id → NotFound "process does not exist <id>", duplicate exec id → AlreadyExists.
  */
