@@ -4,6 +4,7 @@
  *   berth-shim [--namespace NS --id ID --bundle DIR]     (listening socket as fd 3, stderr → <bundle>/shim.log)
  *
  * Without --id the shim is pre-started and waits for Bind. Environment: BERTH_LOG_LEVEL, BERTH_LOG_FORMAT,
+ * BERTH_SHIM_PARENT (pid of the spawning daemon: an idle shim exits once it is no longer its parent),
  * BERTH_SHIM_IO_DRAIN_MS (how long an exit report waits for output to end, default 2000), BERTH_INIT_BINARY.
  *
  * The shim outlives berthd: it runs in its own session, ignores SIGHUP and SIGPIPE, keeps serving when clients
@@ -102,7 +103,11 @@ async function main(): Promise<void> {
  * A shim with a task never does this: it outlives berthd by design.
  */
 function watchParent(service: ShimService, exit: (code: number) => Promise<void>, log: Logger): void {
-  const parent = process.ppid;
+  // The spawner names itself (berthd sets BERTH_SHIM_PARENT): a daemon that died while this process was still
+  // starting would otherwise already be gone when ppid is first read, and the shim would wait for ever.
+  const named = Number(process.env.BERTH_SHIM_PARENT);
+  delete process.env.BERTH_SHIM_PARENT;
+  const parent = Number.isInteger(named) && named > 0 ? named : process.ppid;
   const timer = setInterval(() => {
     if (process.ppid !== parent && service.isIdle()) {
       log.info('idle shim: its daemon is gone, exiting', { parent });

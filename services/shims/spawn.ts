@@ -78,7 +78,8 @@ export async function spawnShim(opts: SpawnShimOptions): Promise<SpawnedShim> {
       stdio: ['ignore', logFd, logFd, fd],
       detached: true,
       cwd: opts.cwd,
-      env: opts.env ?? process.env,
+      // The shim watches this pid: an idle shim exits once berthd is gone (even if it died before the shim ran).
+      env: { ...(opts.env ?? process.env), BERTH_SHIM_PARENT: String(process.pid) },
     });
     if (child.pid === undefined) {
       const err = await new Promise<Error>((resolve) => child.once('error', resolve));

@@ -43,3 +43,28 @@ test('an idle shim exits when the daemon that spawned it dies', async () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an idle shim exits even when its daemon died before the shim started (BERTH_SHIM_PARENT)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-test-orphan-'));
+  let shimPid = 0;
+  try {
+    // The stand-in daemon exits right after the spawn: the shim's first look at its parent already sees init.
+    const parent = `
+      const net = require('node:net'); const { spawn } = require('node:child_process');
+      const srv = net.createServer().listen(${JSON.stringify(path.join(dir, 'shim.sock'))}, () => {
+        const env = { ...process.env, BERTH_SHIM_PARENT: String(process.pid) };
+        const child = spawn(${JSON.stringify(SHIM_BIN)}, [], { stdio: ['ignore', 'ignore', 'ignore', srv._handle.fd], detached: true, env });
+        child.unref(); console.log(child.pid); process.exit(0);
+      });`;
+    const r = spawnSync(process.execPath, ['-e', parent], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 0, r.stderr);
+    shimPid = Number(r.stdout.trim());
+    assert.ok(shimPid > 0, `no shim pid in ${JSON.stringify(r.stdout)}`);
+    const deadline = Date.now() + 10_000;
+    while (alive(shimPid) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    assert.equal(alive(shimPid), false, 'the idle shim outlived its daemon');
+  } finally {
+    if (shimPid > 0 && alive(shimPid)) process.kill(shimPid, 'SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
