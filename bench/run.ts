@@ -5,12 +5,14 @@
  * Everything it started is stopped and removed at the end, on failure and on Ctrl-C too.
  *
  *   node dist/bench/run.js [--iterations N] [--only berth|containerd] [--skip-restart] [--quick]
- *                          [--burst N] [--idle N] [--group-size N] [--restart-tasks N] [--out FILE] [--docs | --no-docs]
+ *                          [--burst N] [--idle N] [--group-size N] [--restart-tasks N] [--settle-ms N] [--out FILE]
+ *                          [--docs | --no-docs]
  *
  * --quick shrinks every count (5 samples, bursts of 4, 4 idle and 4 restarted tasks, short List windows) for
  * a smoke test; --burst/--idle/--restart-tasks override single counts. The idle memory is measured twice: one
  * shim per container, and with the containers in shim groups of --group-size (default 10, quick 2; label
- * io.containerd.runc.v2.group), reported as its own row. The docs page is rewritten only on a
+ * io.containerd.runc.v2.group), reported as its own row; --settle-ms is the wait between the last start and
+ * the memory reading (default 2000). The docs page is rewritten only on a
  * full run (no --quick, no --only, default counts) unless --docs or --no-docs says otherwise.
  */
 import * as fs from 'node:fs';
@@ -51,6 +53,7 @@ function parseCli(argv: string[]): Cli {
       idle: { type: 'string' },
       'group-size': { type: 'string' },
       'restart-tasks': { type: 'string' },
+      'settle-ms': { type: 'string' },
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -79,14 +82,14 @@ function parseCli(argv: string[]): Cli {
     idle: count('idle', values.idle, quick ? 4 : 20),
     groupSize: count('group-size', values['group-size'], quick ? 2 : 10),
     listMs: quick ? 300 : 2000,
-    settleMs: quick ? 200 : 2000,
+    settleMs: count('settle-ms', values['settle-ms'], quick ? 200 : 2000),
     restartTasks: count('restart-tasks', values['restart-tasks'], quick ? 4 : 50),
     eventSamples: iterations,
     skipRestart: values['skip-restart'] === true,
     quick,
     only: values.only as SideName | undefined,
   };
-  const full = !quick && options.only === undefined && [values.burst, values.idle, values['group-size'], values['restart-tasks']].every((v) => v === undefined);
+  const full = !quick && options.only === undefined && [values.burst, values.idle, values['group-size'], values['restart-tasks'], values['settle-ms']].every((v) => v === undefined);
   return {
     options,
     out: path.resolve(values.out ?? path.join(REPO, 'bench/results/latest.json')),
