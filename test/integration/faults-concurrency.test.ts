@@ -63,9 +63,6 @@ function rssKiB(pid: number): number {
   return Number(m?.[1] ?? 0);
 }
 
-function shimPidOf(id: string): number {
-  return Number(fs.readFileSync(path.join(env.berthd.state, 'tasks', 'default', id, 'shim.pid'), 'utf8'));
-}
 
 /**
  * A raw client on an HTTP/2 connection of its own: grpc-js clients of one target otherwise share one
@@ -212,7 +209,7 @@ test('timed-out and cancelled Waits leave no handler running in berthd or the sh
   const client = ownConnection('tasks');
   try {
     await env.run(id, ['/bin/sleep', '1000']);
-    const shim = shimPidOf(id);
+    const shim = env.shimPid(id);
     // A probe call (Get → shim State) logs, as it ends, how many other handlers still run in each process.
     const probe = async (): Promise<{ berthd: number; shim: number }> => {
       await env.tasks.Get!({ container_id: id, exec_id: '' });

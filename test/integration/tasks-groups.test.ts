@@ -6,10 +6,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { OCI_PROCESS_TYPE_URL, OCI_SPEC_TYPE_URL, packJsonAny } from '../../proto/any';
-import { EventCollector, ROOT_SKIP, TasksEnv, makeFifo, randomId, waitFor } from './tasks-harness';
+import { EventCollector, ROOT_SKIP, TasksEnv, makeFifo, randomId, waitFor, isAlive } from './tasks-harness';
 
 const skip = ROOT_SKIP;
 const env = new TasksEnv();
@@ -25,17 +23,7 @@ after(async () => {
   await env.stop();
 });
 
-function shimPidOf(id: string): number {
-  return Number(fs.readFileSync(path.join(env.berthd.state, 'tasks', 'default', id, 'shim.pid'), 'utf8'));
-}
 
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 /** A container of `group` (label, or with `annotation` the CRI sandbox annotation), its task created and started. */
 async function runInGroup(id: string, group: string, args: string[], how: 'label' | 'annotation' = 'label'): Promise<number> {
@@ -78,29 +66,29 @@ test('two containers of a group share one shim; each runs, execs, is killed and 
   try {
     const pidA = await runInGroup(a, group, ['/bin/sleep', '1000']);
     const pidB = await runInGroup(b, group, ['/bin/sleep', '1000']);
-    const shim = shimPidOf(a);
-    assert.equal(shimPidOf(b), shim, 'one shim pid for the group');
+    const shim = env.shimPid(a);
+    assert.equal(env.shimPid(b), shim, 'one shim pid for the group');
     assert.notEqual(pidA, pidB);
     await execEcho(a, 'x1', 'from a');
     await execEcho(b, 'x1', 'from b');
     // A container of another group (and one of none) gets a shim of its own.
     const c = randomId();
     await runInGroup(c, randomId('g'), ['/bin/sleep', '1000']);
-    assert.notEqual(shimPidOf(c), shim);
+    assert.notEqual(env.shimPid(c), shim);
     await killAndDelete(c);
 
     await killAndDelete(a);
     assert.equal((await env.tasks.Get!({ container_id: b, exec_id: '' })).process.status, 'RUNNING', 'deleting one leaves the other');
-    assert.ok(alive(shim), 'the shim serves the rest of its group');
+    assert.ok(isAlive(shim), 'the shim serves the rest of its group');
     await execEcho(b, 'x2', 'still here');
     // A new member joins the same shim after another left.
     const d = randomId();
     await runInGroup(d, group, ['/bin/sleep', '1000']);
-    assert.equal(shimPidOf(d), shim);
+    assert.equal(env.shimPid(d), shim);
     await killAndDelete(b);
-    assert.ok(alive(shim));
+    assert.ok(isAlive(shim));
     await killAndDelete(d);
-    await waitFor(() => !alive(shim), 'the shim exits after its last task is deleted', 5000);
+    await waitFor(() => !isAlive(shim), 'the shim exits after its last task is deleted', 5000);
     await env.settled();
   } finally {
     for (const id of [a, b]) await env.remove(id);
@@ -114,7 +102,7 @@ test('the CRI sandbox annotation groups containers too', { skip }, async () => {
   try {
     await runInGroup(a, sandbox, ['/bin/sleep', '1000'], 'annotation');
     await runInGroup(b, sandbox, ['/bin/sleep', '1000'], 'annotation');
-    assert.equal(shimPidOf(a), shimPidOf(b));
+    assert.equal(env.shimPid(a), env.shimPid(b));
     await killAndDelete(a);
     await killAndDelete(b);
     await env.settled();
@@ -130,14 +118,14 @@ test('a SIGKILLed group shim: every task of the group exits 137 and is deleted, 
   try {
     const pids: number[] = [];
     for (const id of ids) pids.push(await runInGroup(id, group, ['/bin/sleep', '1000']));
-    const shim = shimPidOf(ids[0]!);
+    const shim = env.shimPid(ids[0]!);
     process.kill(shim, 'SIGKILL');
     for (const [i, id] of ids.entries()) {
       await waitFor(() => events.topics(id).includes('/tasks/delete'), `${id} /tasks/delete`);
       const exit = events.events.find((e) => e.topic === '/tasks/exit' && e.event.container_id === id);
       assert.equal(exit?.event.exit_status, 137);
       assert.equal(exit?.event.pid, pids[i]);
-      await waitFor(() => !alive(pids[i]!), `${id} init killed`);
+      await waitFor(() => !isAlive(pids[i]!), `${id} init killed`);
     }
     for (const id of ids) await env.containers.Delete!({ id });
     await env.settled();
@@ -153,27 +141,27 @@ test('berthd restarted: a group is reconnected over one shim and new members sti
   try {
     const pids: number[] = [];
     for (const id of ids) pids.push(await runInGroup(id, group, ['/bin/sleep', '1000']));
-    const shim = shimPidOf(ids[0]!);
+    const shim = env.shimPid(ids[0]!);
     await env.berthd.kill();
     await env.berthd.restart();
     env.connect();
     for (const [i, id] of ids.entries()) {
       const st = await waitFor(async () => (await env.status(id)) === 'RUNNING', `${id} running after restart`);
       assert.ok(st);
-      assert.equal(shimPidOf(id), shim);
-      assert.ok(alive(pids[i]!));
+      assert.equal(env.shimPid(id), shim);
+      assert.ok(isAlive(pids[i]!));
     }
     await execEcho(ids[1]!, 'x1', 'after restart');
     const late = randomId();
     ids.push(late);
     await runInGroup(late, group, ['/bin/sleep', '1000']);
-    assert.equal(shimPidOf(late), shim, 'a new member joins the reconnected shim');
+    assert.equal(env.shimPid(late), shim, 'a new member joins the reconnected shim');
     for (const id of ids.slice(0, -1)) {
       await killAndDelete(id);
-      assert.ok(alive(shim));
+      assert.ok(isAlive(shim));
     }
     await killAndDelete(late);
-    await waitFor(() => !alive(shim), 'the shim exits after its last task', 5000);
+    await waitFor(() => !isAlive(shim), 'the shim exits after its last task', 5000);
     await env.settled();
   } finally {
     for (const id of ids) await env.remove(id);

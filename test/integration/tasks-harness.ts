@@ -85,6 +85,11 @@ export class TasksEnv {
     this.events = this.berthd.client('events');
   }
 
+  /** The pid berthd recorded for the shim of task `id`. */
+  shimPid(id: string, ns = 'default'): number {
+    return Number(fs.readFileSync(path.join(this.berthd.state, 'tasks', ns, id, 'shim.pid'), 'utf8'));
+  }
+
   spec(id: string, opts: ExampleSpecOptions = {}): object {
     return exampleSpec({ rootfs: this.rootfs, cgroupsPath: `/${this.cgroupParent}/${id}`, ...opts });
   }
@@ -230,6 +235,15 @@ export class TasksEnv {
 }
 
 /** A FIFO made like ctr makes them, and a reader that never blocks the event loop (opened O_RDWR). */
+/** True while `pid` names a live process (not a zombie). */
+export function isAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 export function makeFifo(dir: string, name: string): { path: string; read(): string; close(): void } {
   const p = path.join(dir, name);
   execFileSync('mkfifo', ['-m', '0600', p]);

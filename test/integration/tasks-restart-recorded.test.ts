@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { EventCollector, ROOT_SKIP, TasksEnv, randomId, waitFor } from './tasks-harness';
+import { EventCollector, ROOT_SKIP, TasksEnv, randomId, waitFor, isAlive } from './tasks-harness';
 
 const skip = ROOT_SKIP;
 const env = new TasksEnv();
@@ -29,17 +29,7 @@ function bundleOf(id: string): string {
   return path.join(env.berthd.state, 'tasks', 'default', id);
 }
 
-function shimPidOf(id: string): number {
-  return Number(fs.readFileSync(path.join(bundleOf(id), 'shim.pid'), 'utf8'));
-}
 
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 /** SIGSTOPs the shims; returns a function that SIGCONTs those still stopped (idempotent, for finally). */
 function stopShims(pids: number[]): () => void {
@@ -70,7 +60,7 @@ test('List right after a restart shows every task from its records while no shim
     process.kill(pids.get(exited)!, 'SIGKILL');
     // The shim records the exit in its event file (berthd is down: nobody acknowledges it).
     await waitFor(() => fs.readFileSync(path.join(bundleOf(exited), 'shim-events'), 'utf8').includes('"/tasks/exit"'), 'exit recorded by the shim');
-    resume = stopShims(ids.map(shimPidOf));
+    resume = stopShims(ids.map((id) => env.shimPid(id)));
     await env.berthd.restart();
     env.connect();
     const events = new EventCollector(env.events, ['topic~="^/tasks/"']);
@@ -117,7 +107,7 @@ test('a call on a task whose shim answers late waits for it and goes on', { skip
   try {
     const pid = await env.run(id, ['/bin/sleep', '1000']);
     await env.berthd.kill();
-    resume = stopShims([shimPidOf(id)]);
+    resume = stopShims([env.shimPid(id)]);
     await env.berthd.restart();
     env.connect();
     const timer = setTimeout(() => resume(), 700);
@@ -125,7 +115,7 @@ test('a call on a task whose shim answers late waits for it and goes on', { skip
       const w = env.tasks.Wait!({ container_id: id, exec_id: '' });
       await env.tasks.Kill!({ container_id: id, exec_id: '', signal: 9, all: false });
       assert.equal((await w).exit_status, 137);
-      assert.ok(!alive(pid), 'the init was killed');
+      assert.ok(!isAlive(pid), 'the init was killed');
     } finally {
       clearTimeout(timer);
     }

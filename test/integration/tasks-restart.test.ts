@@ -6,11 +6,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { OCI_PROCESS_TYPE_URL, packJsonAny } from '../../proto/any';
-import { EventCollector, ROOT_SKIP, TasksEnv, makeFifo, randomId, waitFor } from './tasks-harness';
+import { EventCollector, ROOT_SKIP, TasksEnv, makeFifo, randomId, waitFor, isAlive } from './tasks-harness';
 
 const skip = ROOT_SKIP;
 const env = new TasksEnv();
@@ -25,18 +23,7 @@ after(async () => {
   await env.stop();
 });
 
-function shimPidOf(id: string, ns = 'default'): number {
-  return Number(fs.readFileSync(path.join(env.berthd.state, 'tasks', ns, id, 'shim.pid'), 'utf8'));
-}
 
-function alive(pid: number): boolean {
-  try {
-    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) [ZX]/.test(st);
-  } catch {
-    return false;
-  }
-}
 
 async function restart(): Promise<number> {
   const t0 = Date.now();
@@ -47,7 +34,7 @@ async function restart(): Promise<number> {
 
 async function exitAndWait(id: string, pid: number): Promise<void> {
   process.kill(pid, 'SIGKILL');
-  await waitFor(() => !alive(pid), `${id} init gone`);
+  await waitFor(() => !isAlive(pid), `${id} init gone`);
 }
 
 test('berthd SIGKILLed with 20 running and 5 exited tasks: all served as before after a restart', { skip, timeout: 300_000 }, async () => {
@@ -64,7 +51,7 @@ test('berthd SIGKILLed with 20 running and 5 exited tasks: all served as before 
     exited.push({ id, pid, code: 10 + i });
   }
   await env.berthd.kill();
-  for (const r of running) assert.ok(alive(r.pid), 'containers keep running while berthd is down');
+  for (const r of running) assert.ok(isAlive(r.pid), 'containers keep running while berthd is down');
   await restart();
 
   const list = (await env.tasks.List!({})).tasks as { id: string; pid: number; status: string; exit_status: number }[];
@@ -141,12 +128,12 @@ test('a shim SIGKILLed while berthd is up: container killed, exit 137 and delete
   const events = new EventCollector(env.events, ['topic~="^/tasks/"']);
   try {
     const pid = await env.run(id, ['/bin/sleep', '1000']);
-    process.kill(shimPidOf(id), 'SIGKILL');
+    process.kill(env.shimPid(id), 'SIGKILL');
     await waitFor(() => events.topics(id).includes('/tasks/delete'), '/tasks/delete');
     const exit = events.events.find((e) => e.topic === '/tasks/exit' && e.event.container_id === id)!;
     assert.equal(exit.event.exit_status, 137);
     assert.equal(exit.event.pid, pid);
-    assert.ok(!alive(pid), 'the container init is not orphaned');
+    assert.ok(!isAlive(pid), 'the container init is not orphaned');
     await assert.rejects(env.tasks.Get!({ container_id: id, exec_id: '' }), (err: any) => err.code === status.NOT_FOUND);
     // The container record stays, as in containerd.
     assert.equal((await env.containers.Get!({ id })).container.id, id);
@@ -162,10 +149,10 @@ test('a shim SIGKILLed while berthd is down: cleaned up at start, events publish
   const id = randomId();
   try {
     const pid = await env.run(id, ['/bin/sleep', '1000']);
-    const shim = shimPidOf(id);
+    const shim = env.shimPid(id);
     await env.berthd.kill();
     process.kill(shim, 'SIGKILL');
-    await waitFor(() => !alive(shim), 'shim gone');
+    await waitFor(() => !isAlive(shim), 'shim gone');
     await env.berthd.restart();
     env.connect();
     const events = new EventCollector(env.events, ['topic~="^/tasks/"']);
@@ -174,7 +161,7 @@ test('a shim SIGKILLed while berthd is down: cleaned up at start, events publish
       await waitFor(() => events.topics(id).includes('/tasks/delete'), '/tasks/delete', 15_000);
       assert.deepEqual(events.topics(id), ['/tasks/exit', '/tasks/delete']);
       assert.equal(events.events.find((e) => e.topic === '/tasks/exit' && e.event.container_id === id)!.event.exit_status, 137);
-      assert.ok(!alive(pid), 'the container init is not orphaned');
+      assert.ok(!isAlive(pid), 'the container init is not orphaned');
       await assert.rejects(env.tasks.Get!({ container_id: id, exec_id: '' }), (err: any) => err.code === status.NOT_FOUND);
       await env.containers.Delete!({ id });
       await env.settled();
@@ -191,7 +178,7 @@ test('a stopped (mute) shim does not hold up berthd start beyond its timeout; it
   const shimStopped: number[] = [];
   try {
     await env.run(id, ['/bin/sleep', '1000']);
-    const shim = shimPidOf(id);
+    const shim = env.shimPid(id);
     await env.berthd.kill();
     process.kill(shim, 'SIGSTOP');
     shimStopped.push(shim);
