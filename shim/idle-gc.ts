@@ -1,6 +1,6 @@
 /**
- * Idle collection: a shim spends its life waiting, and V8 only runs a full (old-generation) collection when the
- * heap grows toward its limit, so the garbage of Bind, Create and Start (protobuf decoding, the OCI spec, the
+ * The shim's idle collection (the quiet-period timer is pkg/idle-gc.ts's IdleCollector): a shim spends its life
+ * waiting, and V8 only runs a full (old-generation) collection when the heap grows toward its limit, so the garbage of Bind, Create and Start (protobuf decoding, the OCI spec, the
  * runtime's set-up) would otherwise stay resident for the container's whole life. Once no request has arrived
  * for a while, one full collection frees it and gives the empty heap pages back to the kernel.
  *
@@ -11,13 +11,10 @@
  *
  * Needs node's --expose-gc (bin/berth-shim passes it); without it this does nothing.
  */
-import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { mallocTrim } from '../native/sys/linux';
+import { exposedGc } from '../pkg/idle-gc';
 
-/** How long the shim must be quiet before it collects. */
-export const IDLE_GC_DELAY_MS = 1000;
-
-const gc = (globalThis as { gc?: () => void }).gc;
+const gc = exposedGc;
 
 /**
  * The idle collection: V8's full GC, then glibc's malloc_trim(0) to give back what V8 freed through malloc
@@ -34,37 +31,3 @@ export const collectAndTrim: (() => void) | undefined = gc
       }
     }
   : undefined;
-
-export class IdleCollector {
-  private timer: NodeJS.Timeout | undefined;
-  constructor(
-    private readonly delayMs = IDLE_GC_DELAY_MS,
-    private readonly collect: (() => void) | undefined = collectAndTrim,
-  ) {}
-
-  /** Something happened: (re)start the quiet period. */
-  touch(): void {
-    if (!this.collect) return;
-    if (this.timer) this.timer.refresh();
-    else {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.collect?.();
-      }, this.delayMs);
-      this.timer.unref();
-    }
-  }
-
-  /** The same handlers, each of which restarts the quiet period when a call arrives. */
-  wrap(handlers: UntypedServiceImplementation): UntypedServiceImplementation {
-    const out: UntypedServiceImplementation = {};
-    for (const [name, handler] of Object.entries(handlers)) {
-      const fn = handler as (...args: unknown[]) => unknown;
-      out[name] = ((...args: unknown[]) => {
-        this.touch();
-        return fn(...args);
-      }) as UntypedServiceImplementation[string];
-    }
-    return out;
-  }
-}

@@ -13,7 +13,8 @@
 import { getLogger, type Logger } from '../pkg/log';
 import { lookupType } from '../proto/loader';
 import { becomeSubreaper } from './runtime/reap';
-import { IdleCollector } from './idle-gc';
+import { IdleCollector } from '../pkg/idle-gc';
+import { collectAndTrim } from './idle-gc';
 import { LISTEN_FD, serveOnFd, type ShimServer } from './server';
 import { ShimService } from './service';
 import type { TaskIdentity } from './task';
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
   }
 
   watchParent(service, exit, log);
-  const idle = new IdleCollector();
+  const idle = new IdleCollector({ collect: collectAndTrim });
   served.server = await serveOnFd(LISTEN_FD, idle.wrap(service.handlers()), (err) => log.error('listener error', { err: String(err) }));
   log.info('shim serving', { fd: LISTEN_FD, bound: Boolean(args.id) });
   // While idle (before Create arrives): load the default backend and the event payload types, so Create
