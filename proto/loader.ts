@@ -126,15 +126,27 @@ export function buildDescriptor(): ProtoDescriptorFile {
 /** Whether descriptor.json is there and no source changed since it was written; checked once. */
 let descriptorFresh: boolean | undefined;
 
-/** descriptor.json when it is fresh (read anew each time: it is used a few times per process, not kept). */
+/**
+ * The parsed descriptor.json, kept only until the current turn of the event loop ends: loads that come
+ * together (berthd registering its services) parse it once, and a long-lived process does not keep it.
+ */
+let parsedThisTurn: ProtoDescriptorFile | undefined;
+
+/** descriptor.json when it is fresh (parsed at most once per turn of the event loop; see parsedThisTurn). */
 function readDescriptor(): ProtoDescriptorFile | undefined {
   if (descriptorFresh === false) return undefined;
+  if (parsedThisTurn) return parsedThisTurn;
   try {
     const d = JSON.parse(fs.readFileSync(DESCRIPTOR_PATH, 'utf8')) as ProtoDescriptorFile;
     if (descriptorFresh === undefined) {
       descriptorFresh = Object.entries(d.sources).every(([f, mtime]) => fs.statSync(path.join(PROTO_DIR, f)).mtimeMs === mtime);
     }
-    return descriptorFresh ? d : undefined;
+    if (!descriptorFresh) return undefined;
+    parsedThisTurn = d;
+    setImmediate(() => {
+      parsedThisTurn = undefined;
+    }).unref();
+    return d;
   } catch {
     descriptorFresh = false;
     return undefined;

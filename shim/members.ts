@@ -88,6 +88,11 @@ export class Members {
     return member;
   }
 
+  /** The member serving task `id`, if any. */
+  get(id: string): Member | undefined {
+    return this.byId.get(id);
+  }
+
   /** The member a task request names; FailedPrecondition before any Bind, NotFound for another id. */
   require(id: string): Member {
     const m = this.byId.get(id);

@@ -70,10 +70,11 @@ export class ShimService {
   handlers(): UntypedServiceImplementation {
     return {
       State: this.unary(async (r) => {
-        const p = this.requireTask(r.id).process(r.exec_id);
+        const task = this.requireTask(r.id);
+        const p = task.process(r.exec_id);
         return {
           id: p.execId || r.id,
-          bundle: this.requireTask(r.id).identity.bundle,
+          bundle: task.identity.bundle,
           pid: p.pid,
           status: statusNames[p.status],
           stdin: p.paths.stdin,
@@ -245,7 +246,7 @@ export class ShimService {
    * the shim exits once no task is left. An id the shim does not serve: exit when no task of it is alive.
    */
   private async shutdown(id: string, now: boolean): Promise<void> {
-    const member = id ? this.members.all().find((m) => m.identity.id === id) : undefined;
+    const member = id ? this.members.get(id) : undefined;
     if (member) {
       const task = member.task;
       if (!task.isDeleted && task.initProcess) {

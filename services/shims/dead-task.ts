@@ -170,7 +170,7 @@ export async function destroyContainer(id: string, facts: TaskFacts, log: Logger
   if (isProcessAlive(facts.pid, facts.startTime)) log.warn('container init survives', { pid: facts.pid });
 }
 
-export interface ShimEventLine {
+interface ShimEventLine {
   seq: number;
   ts: string;
   topic: string;
@@ -178,41 +178,66 @@ export interface ShimEventLine {
   value: string;
 }
 
+/** One event of the shim's queue file, decoded. */
+export interface QueuedShimEvent {
+  seq: number;
+  timestamp: Date;
+  topic: string;
+  event: AnyMessage;
+}
+
 /**
- * Publishes the events a dead shim had queued but berthd had not published (`<bundle>/shim-events`, seq
- * above the ledger's), in order, exits deduplicated. A torn last line is ignored.
+ * The events the shim queued in `<bundle>/shim-events` with seq above `afterSeq`, in file order (a torn or
+ * foreign line is skipped; no file: none).
  */
-export function replayShimEvents(bundle: string, namespace: string, ledger: EventLedger, publisher: EventPublisher, log: Logger): string[] {
+export function readQueuedEvents(bundle: string, afterSeq: number): QueuedShimEvent[] {
   let text: string;
   try {
-    text = fs.readFileSync(path.join(bundle, 'shim-events'), 'utf8');
+    text = fs.readFileSync(path.join(bundle, BUNDLE_FILES.shimEvents), 'utf8');
   } catch {
     return [];
   }
-  const topics: string[] = [];
+  const out: QueuedShimEvent[] = [];
   for (const line of text.split('\n')) {
+    if (line === '') continue;
     let ev: ShimEventLine;
     try {
       ev = JSON.parse(line) as ShimEventLine;
     } catch {
       continue;
     }
-    if (typeof ev.seq !== 'number' || ev.seq <= ledger.seq || typeof ev.topic !== 'string' || typeof ev.type !== 'string') continue;
-    const any: AnyMessage = { type_url: ev.type, value: Buffer.from(String(ev.value ?? ''), 'base64') };
+    if (typeof ev.seq !== 'number' || ev.seq <= afterSeq || typeof ev.topic !== 'string' || typeof ev.type !== 'string') continue;
+    const ts = new Date(ev.ts);
+    out.push({
+      seq: ev.seq,
+      timestamp: Number.isNaN(ts.getTime()) ? new Date() : ts,
+      topic: ev.topic,
+      event: { type_url: ev.type, value: Buffer.from(String(ev.value ?? ''), 'base64') },
+    });
+  }
+  return out;
+}
+
+/**
+ * Publishes the events a dead shim had queued but berthd had not published (`<bundle>/shim-events`, seq
+ * above the ledger's), in order, exits deduplicated. A torn last line is ignored.
+ */
+export function replayShimEvents(bundle: string, namespace: string, ledger: EventLedger, publisher: EventPublisher, log: Logger): string[] {
+  const topics: string[] = [];
+  for (const ev of readQueuedEvents(bundle, ledger.seq)) {
     let publish = true;
     if (ev.topic === '/tasks/exit') {
       try {
-        publish = ledger.claimExit(unpackAny(any) as unknown as TaskExitEvent);
+        publish = ledger.claimExit(unpackAny(ev.event) as unknown as TaskExitEvent);
       } catch (err) {
         log.warn('dead shim: undecodable exit event', { error: messageOf(err) });
       }
     }
     if (publish) {
-      const ts = new Date(ev.ts);
-      publisher.publish(namespace, ev.topic, any, Number.isNaN(ts.getTime()) ? new Date() : ts);
+      publisher.publish(namespace, ev.topic, ev.event, ev.timestamp);
       topics.push(ev.topic);
     }
-    ledger.published(ev.seq, ev.topic, any);
+    ledger.published(ev.seq, ev.topic, ev.event);
   }
   return topics;
 }

@@ -10,6 +10,7 @@
  *       events.json      event pump record: last published seq, published exits (see event-pump.ts)
  *       task.json        the init process pid and start time once created (for dead-shim cleanup)
  *       shim.log         the shim's stdout and stderr
+ *       shim-events      the shim's queue of events berthd has not acknowledged (written by the shim)
  *   <state>/s/<random>   the shims' listening sockets (0600 in a 0700 directory)
  *
  * Bundles live under `tasks/` rather than directly under <state> so nothing else in the state directory
@@ -35,6 +36,7 @@ export const BUNDLE_FILES = {
   events: 'events.json',
   task: 'task.json',
   log: 'shim.log',
+  shimEvents: 'shim-events',
 } as const;
 
 export class StateLayout {

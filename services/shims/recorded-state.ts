@@ -13,39 +13,14 @@
  * bundle), the ledger predates the `init` field, or the init is gone without a recorded exit (the shim is
  * about to report it; its State will tell).
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { unpackAny, type AnyMessage } from '../../proto/any';
+import { unpackAny } from '../../proto/any';
 import type { Timestamp } from '../../proto/timestamp';
 import { initStatusAfter, ioOfCreate, type InitIo, type LedgerRecord } from './event-ledger';
-import type { ShimEventLine, TaskFacts } from './dead-task';
+import { readQueuedEvents, type TaskFacts } from './dead-task';
 import { isProcessAlive } from './files';
 import type { StateResponse, StatusValue } from './messages';
 
 const NO_IO: InitIo = { stdin: '', stdout: '', stderr: '', terminal: false };
-
-/** The shim's queued events with seq above `afterSeq`, in file order (a torn or foreign line is skipped). */
-export function readQueuedEvents(bundle: string, afterSeq: number): { seq: number; topic: string; event: AnyMessage }[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(path.join(bundle, 'shim-events'), 'utf8');
-  } catch {
-    return [];
-  }
-  const out: { seq: number; topic: string; event: AnyMessage }[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    let ev: ShimEventLine;
-    try {
-      ev = JSON.parse(line) as ShimEventLine;
-    } catch {
-      continue;
-    }
-    if (typeof ev.seq !== 'number' || ev.seq <= afterSeq || typeof ev.topic !== 'string' || typeof ev.type !== 'string') continue;
-    out.push({ seq: ev.seq, topic: ev.topic, event: { type_url: ev.type, value: Buffer.from(String(ev.value ?? ''), 'base64') } });
-  }
-  return out;
-}
 
 /**
  * The init's state from the bundle's records (see the header), or undefined when they do not tell it.
