@@ -13,6 +13,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { callSignal } from '../pkg/call-signal';
 import { asBerthError } from '../pkg/errdefs';
 import { toGrpcStatus } from '../pkg/grpc-errors';
 import { exposedGc, heapGrowthPolicy, IdleCollector } from '../pkg/idle-gc';
@@ -80,15 +81,15 @@ export function unary<Req = any, Res = any>(
   fn: (req: Req, ctx: CallContext) => Promise<Res> | Res,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    const ac = new AbortController();
-    call.once('cancelled', () => ac.abort());
+    const cancel = callSignal(call);
     const method = call.getPath();
-    const ctx = callContext(call.metadata, method, ac.signal);
+    const ctx = callContext(call.metadata, method, cancel.signal);
     inflight++;
     idle.touch();
     log.debug('call', { method, namespace: ctx.namespace, inflight });
     Promise.resolve()
       .then(() => fn(call.request, ctx))
+      .finally(() => cancel.settle())
       .then(
         (res) => callback(null, res),
         (err: unknown) => {
@@ -111,30 +112,29 @@ export function serverStream<Req = any, Res = any>(
   fn: (req: Req, ctx: CallContext, send: (msg: Res) => void, signal: AbortSignal) => Promise<void>,
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
-    const ac = new AbortController();
-    call.once('cancelled', () => ac.abort());
-    call.once('close', () => ac.abort());
+    const cancel = callSignal(call, ['cancelled', 'close']);
     const method = call.getPath();
-    const ctx = callContext(call.metadata, method, ac.signal);
+    const ctx = callContext(call.metadata, method, cancel.signal);
     inflight++;
     idle.touch();
     log.debug('call', { method, namespace: ctx.namespace, inflight });
     const send = (msg: Res): void => {
-      if (!ac.signal.aborted && !call.writableEnded) call.write(msg);
+      if (!cancel.signal.aborted && !call.writableEnded) call.write(msg);
     };
     Promise.resolve()
-      .then(() => fn(call.request, ctx, send, ac.signal))
+      .then(() => fn(call.request, ctx, send, cancel.signal))
       .then(
         () => {
           if (!call.writableEnded) call.end();
         },
         (err: unknown) => {
-          if (ac.signal.aborted) return;
+          if (cancel.signal.aborted) return;
           logFailure(method, ctx, err);
           call.emit('error', toGrpcStatus(err));
         },
       )
       .finally(() => {
+        cancel.settle();
         inflight--;
         log.debug('call done', { method, inflight });
       });

@@ -3,6 +3,7 @@
  * through pkg/grpc-errors. See proto/berth/shim/v1/shim.proto and docs/shim.md for the protocol.
  */
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { callSignal } from '../pkg/call-signal';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../pkg/errdefs';
 import { toGrpcStatus } from '../pkg/grpc-errors';
 import type { Logger } from '../pkg/log';
@@ -190,10 +191,10 @@ export class ShimService {
   private unary(fn: (req: Req, signal: AbortSignal) => Promise<object>) {
     return (call: ServerUnaryCall<Req, object>, callback: sendUnaryData<object>): void => {
       const method = call.getPath().split('/').pop();
-      const ac = new AbortController();
-      call.once('cancelled', () => ac.abort());
+      const cancel = callSignal(call);
       this.inflight++;
-      fn(call.request, ac.signal)
+      fn(call.request, cancel.signal)
+        .finally(() => cancel.settle())
         .then(
           (res) => callback(null, res),
           (err) => {
