@@ -7,7 +7,7 @@
  * their symlinks and deduplicated by real path. A hybrid host (v1 hierarchies plus a `unified` v2 mount
  * beside them, like this Debian host) is v1, as containerd treats it.
  */
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 import { FailedPrecondition } from '../../pkg/errdefs';
 import type { CgroupLayout } from './types';
@@ -37,11 +37,11 @@ export interface V1Hierarchy {
 
 /** The v1 hierarchies under `root`, each once, in V1_CONTROLLERS order of their first controller. */
 export async function findV1Hierarchies(root: string): Promise<Map<V1Controller, V1Hierarchy>> {
-  // Probed in parallel: each fs/promises call is a thread-pool round trip.
+  // Synchronous calls behind `exists` (files.ts): a few dozen, each answered at once by cgroupfs.
   const mounts = await Promise.all(
     V1_CONTROLLERS.map(async (c) => {
       const dir = path.join(root, c);
-      return (await exists(path.join(dir, 'cgroup.procs'))) ? fs.realpath(dir) : undefined;
+      return (await exists(path.join(dir, 'cgroup.procs'))) ? fs.realpathSync(dir) : undefined;
     }),
   );
   const byMount = new Map<string, V1Hierarchy>();

@@ -9,7 +9,7 @@
  * freezer: write FROZEN to freezer.state and poll until it reads FROZEN (it reads FREEZING meanwhile; the
  * write is repeated now and then, as tasks that join mid-freeze may need it); THAWED likewise.
  */
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 import { Cleanup } from '../../pkg/cleanup';
 import { FailedPrecondition, Internal } from '../../pkg/errdefs';
@@ -53,15 +53,12 @@ export class V1Cgroup extends BaseCgroup {
   async create(resources?: LinuxResources): Promise<void> {
     const undo = new Cleanup();
     try {
-      // Every hierarchy at once (each mkdir is a thread-pool round trip); undo what was made if any fails.
+      // One hierarchy after the other, synchronously (cgroupfs answers at once: see files.ts); undo what was
+      // made if any fails.
       const cpusetDir = this.dirs.get('cpuset');
-      const made = await Promise.allSettled(
-        this.uniqueDirs.map(async (dir) => {
-          if (await (dir === cpusetDir ? this.makeCpusetDir(dir) : this.makeDir(dir))) undo.push(() => fs.rmdir(dir));
-        }),
-      );
-      const failed = made.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      for (const dir of this.uniqueDirs) {
+        if (await (dir === cpusetDir ? this.makeCpusetDir(dir) : this.makeDir(dir))) undo.push(() => fs.rmdirSync(dir));
+      }
       if (resources) await this.update(resources);
       undo.release();
     } finally {
@@ -72,7 +69,7 @@ export class V1Cgroup extends BaseCgroup {
   /** mkdir, making missing parents; true when `dir` itself was made. */
   private async makeDir(dir: string): Promise<boolean> {
     try {
-      await fs.mkdir(dir);
+      fs.mkdirSync(dir);
       return true;
     } catch (err) {
       if (errnoOf(err) === 'EEXIST') return false;
@@ -89,7 +86,7 @@ export class V1Cgroup extends BaseCgroup {
   private async makeCpusetDir(leaf: string): Promise<boolean> {
     let made = false;
     try {
-      await fs.mkdir(leaf); // the common case: the parent exists and has its cpus/mems
+      fs.mkdirSync(leaf); // the common case: the parent exists and has its cpus/mems
       made = true;
       if (await this.inheritCpuset(path.dirname(leaf), leaf)) return true;
     } catch (err) {

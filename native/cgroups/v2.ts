@@ -8,7 +8,7 @@
  * freezer: write 1/0 to cgroup.freeze, then poll cgroup.events until "frozen 1"/"frozen 0".
  * killAll(SIGKILL) uses cgroup.kill when the kernel has it (5.14+): one atomic write, no freezer dance.
  */
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 import { Cleanup } from '../../pkg/cleanup';
 import { Internal } from '../../pkg/errdefs';
@@ -38,9 +38,9 @@ export class V2Cgroup extends BaseCgroup {
         await this.enableControllers(current, controllers);
         current = path.join(current, part);
         try {
-          await fs.mkdir(current);
+          fs.mkdirSync(current); // synchronous: cgroupfs answers at once (files.ts)
           const created = current;
-          undo.push(() => fs.rmdir(created));
+          undo.push(() => fs.rmdirSync(created));
         } catch (err) {
           if (errnoOf(err) !== 'EEXIST') throw new Internal(`cgroup ${this.path}: mkdir ${current}: ${(err as Error).message}`, { cause: err });
         }
