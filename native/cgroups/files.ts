@@ -4,8 +4,9 @@
  *
  * Synchronous calls behind promise-returning functions: cgroupfs answers from memory in microseconds, while
  * each node:fs/promises step is a thread-pool round trip (readFile alone is open, fstat, read, read, close:
- * five) with an event-loop wake-up each. Creating a container's cgroups took 2–3 ms that way on this
- * 9-hierarchy v1 host, ~0.3 ms now. The callers keep their async shape (and stay testable on plain dirs).
+ * five) with an event-loop wake-up each. On this 9-hierarchy v1 host, create plus a pids limit and three
+ * device rules took 2.8–4.7 ms that way and takes 0.75 ms now; destroy 0.8–1.3 ms, now 0.45 ms (mean of 40,
+ * node --lite-mode like the shim). The callers keep their async shape (and stay testable on plain dirs).
  *
  * Missing files read as `undefined` (the host lacks that controller or kernel feature); errors from writes
  * become errdefs errors naming the cgroup and the file: EBUSY (e.g. a memory limit below the usage) is
