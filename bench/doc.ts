@@ -1,7 +1,8 @@
 /**
  * Rewrites docs/performance.md (and docs/performance-latency.svg) from one run's results: the command, the
  * machine, the side-by-side table with ratios, the lifecycle broken into its calls, the memory details,
- * the targets of issue 6 against the measured ratios, and how each figure is taken.
+ * the targets of issue 6 against the measured ratios, the memory floor of the design (bench/floor.ts) and how
+ * each figure is taken.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -78,6 +79,44 @@ function memoryLines(r: BenchResults): string[] {
   return lines;
 }
 
+const TARGET_KIB = 12 * 1024;
+const mib = (kib: number): string => (kib / 1024).toFixed(2);
+
+/**
+ * What berth's per-container figure is made of (shim + the daemon's share + the extra shims' share) and how
+ * the floor (an idle node with the shim's flags, bare and serving grpc-js) compares with what the 12 MiB
+ * target leaves for a shim.
+ */
+export function floorLines(r: BenchResults): string[] {
+  const f = r.memoryFloor;
+  if (!f) return ['The floor (bench/floor.ts) was not measured in this run.'];
+  if (!f.ok) return [`The floor (bench/floor.ts) could not be measured: ${f.error}`];
+  const v = f.value;
+  const lines = [
+    `Floor (berth only, no berth code; mean of ${v.n} processes each, \`${['node', ...v.flags].join(' ')}\` as in`,
+    `bin/berth-shim): an idle node **${mib(v.bareNodeKiB)} MiB** PSS; the same serving a grpc-js server on a listening socket`,
+    `passed as fd 3 (net.Server → connection injector, as shim/server.ts) **${mib(v.grpcServerKiB)} MiB**.`,
+  ];
+  const m = r.memory.berth;
+  if (!m?.ok) return lines;
+  const { containers, shimPids, shimPssKiB, daemonPssKiB, perContainerPssKiB } = m.value;
+  const perShim = shimPssKiB / shimPids.length;
+  const extra = Math.max(0, shimPids.length - containers);
+  const shares = daemonPssKiB / containers + (perShim * extra) / containers;
+  const left = TARGET_KIB - shares;
+  lines.push(
+    '',
+    `berth's per-container figure (${mib(perContainerPssKiB)} MiB) = one shim's PSS (${mib(perShim)} MiB, mean of ${shimPids.length})`,
+    `+ the daemon's share (${mib(daemonPssKiB / containers)} MiB: its PSS / ${containers}) + the share of the shims beyond one per`,
+    extra > 0
+      ? `container, pre-started or kept for reuse (${extra} × ${mib(perShim)} MiB / ${containers} = ${mib((perShim * extra) / containers)} MiB).`
+      : 'container, pre-started or kept for reuse (none counted in this run).',
+    `The 12 MiB target minus those shares leaves ${mib(left)} MiB per shim; the grpc-js floor alone (${mib(v.grpcServerKiB)} MiB)`,
+    `is ${v.grpcServerKiB > left ? 'above' : 'within'} that, before any berth code runs.`,
+  );
+  return lines;
+}
+
 /** Writes the page and the chart; returns the paths written. */
 export function writePerformanceDoc(docsDir: string, r: BenchResults, rows: Row[]): string[] {
   fs.mkdirSync(docsDir, { recursive: true });
@@ -124,6 +163,8 @@ export function writePerformanceDoc(docsDir: string, r: BenchResults, rows: Row[
     '',
     ...memoryLines(r),
     '',
+    ...floorLines(r),
+    '',
     '## How each figure is taken',
     '',
     `- **Lifecycle**: Containers.Create (busybox rootfs directory, the OCI spec containerd's client generates, runtime`,
@@ -146,6 +187,10 @@ export function writePerformanceDoc(docsDir: string, r: BenchResults, rows: Row[
     `  ${o.groupSize} (\`--group-size\`; label and spec annotation, as \`ctr run --label\` sets them): one shim per group on`,
     '  both sides (containerd\'s runc v2 shim reads the group from the annotation, berthd from the label).',
     '  Reported as its own row; the figure without groups above stays the one for one shim per container.',
+    '- **Floor**: with no daemon involved, the same number of idle `node` processes as containers (one variant at a',
+    '  time), started with the V8 flags of bin/berth-shim\'s shebang line: a bare one (setInterval only) and one serving',
+    '  a grpc-js Server (no service added) through its connection injector on a listening socket passed as fd 3; each',
+    `  calls global.gc() 500 ms after start, then ${o.settleMs} ms later the mean \`Pss\` per process is read.`,
     `- **List rates**: with the same ${o.idle} containers, sequential Tasks.List then Containers.List calls for ${o.listMs} ms each.`,
     `- **Restart**: ${o.restartTasks} running \`sleep\` tasks; the daemon pid the benchmark started is SIGKILLed and started again`,
     '  on the same dirs; Tasks.List is polled back to back (the client reconnects within milliseconds); the clock runs',

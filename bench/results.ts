@@ -7,7 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { SideName } from './daemons';
-import type { BurstResult, EventResult, LifecycleResult, ListResult, MemoryResult, PerSide, RestartResult } from './metrics';
+import type { FloorResult } from './floor';
+import type { BurstResult, EventResult, LifecycleResult, ListResult, MemoryResult, Outcome, PerSide, RestartResult } from './metrics';
 
 export interface BenchOptions {
   iterations: number;
@@ -55,6 +56,8 @@ export interface BenchResults {
   memory: PerSide<MemoryResult>;
   /** The same idle sleepers in shim groups of `options.groupSize` (label io.containerd.runc.v2.group). */
   memoryGrouped: PerSide<MemoryResult>;
+  /** berth only, not per side: idle node processes with the shim's flags, bare and with a grpc-js server (bench/floor.ts). */
+  memoryFloor?: Outcome<FloorResult>;
   list: PerSide<ListResult>;
   restart: PerSide<RestartResult>;
 }

@@ -12,7 +12,9 @@
  * a smoke test; --burst/--idle/--restart-tasks override single counts. The idle memory is measured twice: one
  * shim per container, and with the containers in shim groups of --group-size (default 10, quick 2; label
  * io.containerd.runc.v2.group), reported as its own row; --settle-ms is the wait between the last start and
- * the memory reading (default 2000). The docs page is rewritten only on a
+ * the memory reading (default 2000). Beside berth's rows, the floor of its design (bench/floor.ts): --idle
+ * idle node processes with the shim's flags, bare and serving grpc-js on an fd-passed socket (not with
+ * --only containerd). The docs page is rewritten only on a
  * full run (no --quick, no --only, default counts) unless --docs or --no-docs says otherwise.
  */
 import * as fs from 'node:fs';
@@ -26,6 +28,7 @@ import type { Side } from './ops';
 import { mountsUnder } from './procs';
 import { describeMachine, writeResults, type BenchOptions, type BenchResults } from './results';
 import { makeRootfs } from './spec';
+import { measureFloor } from './floor';
 import { measureIdle, measureIdleGrouped, measureRestart } from './steady';
 import { formatTable, tableRows } from './table';
 import { teardownSide } from './teardown';
@@ -192,6 +195,10 @@ async function main(): Promise<void> {
     merge(results.list, idle.list);
     phase(`idle, grouped: ${o.idle} sleeping containers per side in shim groups of ${o.groupSize}: memory`);
     merge(results.memoryGrouped, await measureIdleGrouped(active, { count: o.idle, groupSize: o.groupSize, settleMs: o.settleMs }));
+    if (o.only !== 'containerd') {
+      phase(`memory floor: ${o.idle} idle node processes with the shim's flags, bare then serving grpc-js`);
+      results.memoryFloor = await measureFloor({ repo: REPO, parentDir: runDir, count: o.idle, settleMs: o.settleMs, signal: abort.signal });
+    }
     if (!o.skipRestart) {
       phase(`restart: ${o.restartTasks} running tasks, SIGKILL, start again`);
       merge(results.restart, await measureRestart(active, o.restartTasks));

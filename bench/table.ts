@@ -1,9 +1,11 @@
 /**
  * The side-by-side table: one row per figure, berth and containerd columns, and the ratio berth/containerd
  * (below 1 is better for berth on "lower is better" rows, above 1 on "higher is better" rows). A side that
- * failed a measurement shows its error in its cell and no ratio.
+ * failed a measurement shows its error in its cell and no ratio. The floor rows (bench/floor.ts) are berth's
+ * alone: their containerd cell is '—'.
  */
 import type { SideName } from './daemons';
+import type { FloorResult } from './floor';
 import type { Outcome } from './metrics';
 import type { BenchResults } from './results';
 import { round } from './stats';
@@ -21,6 +23,15 @@ export interface Row {
 
 type Pick = (r: BenchResults, side: SideName) => Outcome<number> | undefined;
 
+/** A figure of the berth-only memory floor (results.memoryFloor), in the berth column. */
+function floor(get: (v: FloorResult) => number): Pick {
+  return (r, side) => {
+    const o = side === 'berth' ? r.memoryFloor : undefined;
+    if (!o) return undefined;
+    return o.ok ? { ok: true, value: round(get(o.value), 2) } : o;
+  };
+}
+
 function field<K extends keyof BenchResults>(key: K, get: (v: any) => number): Pick {
   return (r, side) => {
     const o = (r[key] as Partial<Record<SideName, Outcome<unknown>>>)[side];
@@ -29,7 +40,7 @@ function field<K extends keyof BenchResults>(key: K, get: (v: any) => number): P
   };
 }
 
-const ROWS: { key: string; label: (r: BenchResults) => string; unit: string; better: 'lower' | 'higher'; pick: Pick }[] = [
+const ROWS: { key: string; label: (r: BenchResults) => string; unit: string; better: 'lower' | 'higher'; pick: Pick; berthOnly?: true }[] = [
   { key: 'lifecycle.median', label: () => 'lifecycle /bin/true, median', unit: 'ms', better: 'lower', pick: field('lifecycle', (v) => v.median) },
   { key: 'lifecycle.p90', label: () => 'lifecycle /bin/true, p90', unit: 'ms', better: 'lower', pick: field('lifecycle', (v) => v.p90) },
   { key: 'burst.total', label: (r) => `${r.options.burst} lifecycles in parallel, total`, unit: 'ms', better: 'lower', pick: field('burst', (v) => v.medianMs) },
@@ -42,6 +53,14 @@ const ROWS: { key: string; label: (r: BenchResults) => string; unit: string; bet
   },
   { key: 'memory.shims', label: () => '  of which shims', unit: 'MiB', better: 'lower', pick: field('memory', (v) => v.shimPssKiB / v.containers / 1024) },
   { key: 'memory.daemon', label: () => '  daemon PSS (whole)', unit: 'MiB', better: 'lower', pick: field('memory', (v) => v.daemonPssKiB / 1024) },
+  {
+    key: 'memoryFloor.bare', label: () => "Floor: idle node with the shim's flags", unit: 'MiB', better: 'lower', berthOnly: true,
+    pick: floor((v) => v.bareNodeKiB / 1024),
+  },
+  {
+    key: 'memoryFloor.grpc', label: () => 'Floor: idle node + grpc-js server on fd-passed socket (no berth code)', unit: 'MiB', better: 'lower', berthOnly: true,
+    pick: floor((v) => v.grpcServerKiB / 1024),
+  },
   {
     key: 'memory.grouped', label: (r) => `PSS per idle container, shim groups of ${r.options.groupSize} (${r.options.idle} sleeping)`, unit: 'MiB', better: 'lower',
     pick: field('memoryGrouped', (v) => v.perContainerPssKiB / 1024),
@@ -63,7 +82,7 @@ export function tableRows(r: BenchResults): Row[] {
       return o.ok ? o.value : `error: ${o.error}`;
     };
     const berth = cell('berth');
-    const containerd = cell('containerd');
+    const containerd = def.berthOnly ? '—' : cell('containerd');
     const ratio = typeof berth === 'number' && typeof containerd === 'number' && containerd !== 0 ? round(berth / containerd, 2) : null;
     rows.push({ key: def.key, label: def.label(r), unit: def.unit, better: def.better, berth, containerd, ratio });
   }

@@ -1,6 +1,7 @@
 /**
  * Smoke test of the benchmark harness (bench/run.ts): one `--quick --iterations 2` run against a berthd and a
- * containerd it starts itself must produce a results JSON in which both sides have every figure, positive.
+ * containerd it starts itself must produce a results JSON in which both sides have every figure, positive, and
+ * berth's memory floor (bench/floor.ts) is there too.
  * It checks that the harness and both daemons work end to end; the figures themselves are never asserted
  * against a time budget.
  */
@@ -63,6 +64,11 @@ test('bench --quick measures berth and containerd side by side', { timeout: 300_
       positive(`${side} Containers.List rate`, list.containersListPerSec);
       positive(`${side} restart`, valueOf(results, 'restart', side).allRunningMs);
     }
+    const floor = results.memoryFloor as Outcome | undefined;
+    assert.ok(floor?.ok, `memoryFloor: ${floor && !floor.ok ? floor.error : 'missing'}`);
+    assert.equal(floor.value.n, 4, 'quick runs measure the floor with 4 processes per variant');
+    positive('floor, bare node', floor.value.bareNodeKiB);
+    positive('floor, grpc-js server', floor.value.grpcServerKiB);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
