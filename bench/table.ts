@@ -54,11 +54,11 @@ const ROWS: { key: string; label: (r: BenchResults) => string; unit: string; bet
   { key: 'memory.shims', label: () => '  of which shims', unit: 'MiB', better: 'lower', pick: field('memory', (v) => v.shimPssKiB / v.containers / 1024) },
   { key: 'memory.daemon', label: () => '  daemon PSS (whole)', unit: 'MiB', better: 'lower', pick: field('memory', (v) => v.daemonPssKiB / 1024) },
   {
-    key: 'memoryFloor.bare', label: () => "Floor: idle node with the shim's flags", unit: 'MiB', better: 'lower', berthOnly: true,
+    key: 'memoryFloor.bare', label: () => "Floor: idle node, the shim's flags", unit: 'MiB', better: 'lower', berthOnly: true,
     pick: floor((v) => v.bareNodeKiB / 1024),
   },
   {
-    key: 'memoryFloor.grpc', label: () => 'Floor: idle node + grpc-js server on fd-passed socket (no berth code)', unit: 'MiB', better: 'lower', berthOnly: true,
+    key: 'memoryFloor.grpc', label: () => 'Floor: idle node + grpc-js server, no berth code', unit: 'MiB', better: 'lower', berthOnly: true,
     pick: floor((v) => v.grpcServerKiB / 1024),
   },
   {
