@@ -62,7 +62,16 @@ interface CgroupMount {
   controllers: string[];
 }
 
+/**
+ * The host's cgroup mounts, read once per berthd: they do not change under a running daemon (native/cgroups
+ * probes its root once per process on the same grounds), and recordInit asks on every Tasks.Create.
+ */
+let cgroupMountsRead: CgroupMount[] | undefined;
 function cgroupMounts(): CgroupMount[] {
+  return (cgroupMountsRead ??= readCgroupMounts());
+}
+
+function readCgroupMounts(): CgroupMount[] {
   const out: CgroupMount[] = [];
   for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const [pre, post] = line.split(' - ');
