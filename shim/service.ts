@@ -4,7 +4,7 @@
  */
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { callSignal } from '../pkg/call-signal';
-import { FailedPrecondition, InvalidArgument, NotFound } from '../pkg/errdefs';
+import { FailedPrecondition, InvalidArgument, messageOf, NotFound, Unavailable } from '../pkg/errdefs';
 import { toGrpcStatus } from '../pkg/grpc-errors';
 import type { Logger } from '../pkg/log';
 import { encodeMessage } from '../proto/loader';
@@ -58,6 +58,19 @@ export class ShimService {
     if (this.members.size === 1) this.log = this.opts.log.child({ namespace: identity.namespace, id: identity.id });
   }
 
+  /**
+   * Create{..., namespace, group} binds first, as Bind would (shim.proto step 2). A shim that cannot take the
+   * task answers Unavailable, whatever the reason (bound to another task, shutting down): berthd then takes
+   * another shim, as it does when a pre-started shim refuses Bind.
+   */
+  private async bindForCreate(identity: TaskIdentity, group: string): Promise<void> {
+    try {
+      await this.bind(identity, group);
+    } catch (err) {
+      throw new Unavailable(`task ${identity.id}: this shim cannot take it: ${messageOf(err)}`, { cause: err });
+    }
+  }
+
   /** True while the shim serves nothing: never bound, or every task deleted and every event acknowledged. */
   isIdle(): boolean {
     return this.members.isIdle();
@@ -88,6 +101,7 @@ export class ShimService {
         };
       }),
       Create: this.unary(async (r) => {
+        if (r.namespace) await this.bindForCreate({ id: r.id, namespace: r.namespace, bundle: r.bundle }, r.group ?? '');
         const task = this.requireTask(r.id);
         const pid = await task.create({
           id: r.id,

@@ -18,7 +18,7 @@ import { Cleanup } from '../../pkg/cleanup';
 import { StateLayout, BUNDLE_FILES } from './layout';
 import { parseSpec, createBundle, checkIoPaths, type RootfsMount, type OciSpecDoc } from './bundle';
 import { ShimGroups, shimGroupOf } from './groups';
-import { ShimSource } from './shim-source';
+import { ShimSource, type SourcedShim } from './shim-source';
 import { ShimPool } from './pool';
 import { ShimClient } from './client';
 import { EventPump } from './event-pump';
@@ -27,7 +27,7 @@ import { InitSnapshot, TaskShim, taskKey } from './task-shim';
 import { isProcessAlive, processStartTime, removeBundleDir, removeFile, signalVerified, waitProcessGone } from './files';
 import { cleanupDeadShim, cancelRetries } from './recovery';
 import { containerCgroups, writeTaskFacts, type TaskFacts } from './dead-task';
-import type { DeleteResponse } from './messages';
+import type { CreateTaskRequest, DeleteResponse } from './messages';
 
 export interface ShimManagerOptions {
   /** berthd's state directory (bundles and sockets go below it). */
@@ -182,12 +182,16 @@ export class ShimManager {
         groupRelease = await this.groups.acquire(task);
         undo.push(groupRelease);
       }
-      const { shim, client, joined } = await this.source.shimFor(task);
+      let sourced = await this.source.shimFor(task);
       const tShim = performance.now();
-      task.shim = shim;
-      task.client = client;
-      if (task.group) this.groups.add(task, shim);
+      const useShim = (got: SourcedShim): void => {
+        task.shim = got.shim;
+        task.client = got.client;
+        if (task.group) this.groups.add(task, got.shim);
+      };
+      useShim(sourced);
       undo.push(async () => {
+        const { shim, client, joined } = sourced;
         const others = this.groups.leave(task);
         if (joined || others) {
           // The group's shim serves others: only this task goes.
@@ -200,23 +204,27 @@ export class ShimManager {
         await waitProcessGone(shim.pid, shim.startTime, 2000);
         removeFile(shim.address);
       });
-      this.startPump(task, 0);
       undo.push(() => task.pump?.stop());
-      const res = await client.create(
-        {
-          id: p.id,
-          bundle,
-          rootfs: p.rootfs,
-          terminal: p.terminal,
-          stdin: p.stdin,
-          stdout: p.stdout,
-          stderr: p.stderr,
-          checkpoint: '',
-          parent_checkpoint: '',
-          options: p.options,
-        },
-        { signal: p.signal },
-      );
+      const req: CreateTaskRequest = {
+        id: p.id,
+        bundle,
+        rootfs: p.rootfs,
+        terminal: p.terminal,
+        stdin: p.stdin,
+        stdout: p.stdout,
+        stderr: p.stderr,
+        checkpoint: '',
+        parent_checkpoint: '',
+        options: p.options,
+      };
+      // A bound shim's stream opens before Create (its events flow as they happen); a pre-started shim is
+      // bound by Create itself (shim.proto step 2), its events wait in its queue until the stream opens.
+      if (sourced.bound) this.startPump(task, 0);
+      const created = await this.source.create(task, sourced, req, p.signal, useShim);
+      sourced = created.sourced;
+      const res = created.res;
+      if (!task.pump) this.startPump(task, 0);
+      const { shim, joined } = sourced;
       const tCreate = performance.now();
       this.recordInit(task, res.pid, doc, p.options);
       task.snapshot ??= new InitSnapshot({

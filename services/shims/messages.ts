@@ -25,6 +25,9 @@ export interface CreateTaskRequest {
   checkpoint: string;
   parent_checkpoint: string;
   options: AnyMessage | null;
+  /** Set: the shim is bound to {id, namespace, bundle, group} first, as by Bind (a pre-started shim). */
+  namespace?: string;
+  group?: string;
 }
 
 export interface CreateTaskResponse {

@@ -15,7 +15,7 @@ import {
 
 export type Backend = { name: 'native' } | { name: 'oci'; binary: string };
 
-const GRPC = { FAILED_PRECONDITION: 9, NOT_FOUND: 5, ALREADY_EXISTS: 6, INVALID_ARGUMENT: 3 };
+const GRPC = { FAILED_PRECONDITION: 9, NOT_FOUND: 5, ALREADY_EXISTS: 6, INVALID_ARGUMENT: 3, UNAVAILABLE: 14 };
 
 export function defineShimSuite(backend: Backend): void {
   describe(`berth-shim (${backend.name === 'native' ? 'native runtime' : backend.binary})`, () => {
@@ -397,6 +397,35 @@ export function defineShimSuite(backend: Backend): void {
       await shim.client.call('Delete', { id });
       const evs = await collectEvents(shim.client.events(0), (e) => e.length >= 4);
       assert.equal(evs[0]!.namespace, 'berth-test');
+    });
+
+    it('binds a pre-started shim in Create{namespace}, and answers UNAVAILABLE when it cannot take the task', async (t) => {
+      if (!isRoot()) return t.skip('needs root: runs containers');
+      const id = randomId();
+      const bundle = await makeBundle(base, id, ['echo', 'bound-in-create']);
+      const fifo = mkfifo(path.join(bundle, 'stdout.fifo'));
+      const shim = await spawnShim({ dir: base });
+      cleanups.push(async () => {
+        releaseFifo(fifo);
+        await shim.client.call('Shutdown', { id, now: true }, 5000).catch(() => {});
+        await killShim(shim);
+        removeCgroups(id);
+      });
+      const out = readFifo(fifo);
+      const created = await shim.client.call('Create', { id, bundle, stdout: fifo, options: options(), namespace: 'berth-test' });
+      assert.ok(created.pid > 0);
+      const other = randomId();
+      await assert.rejects(
+        shim.client.call('Create', { id: other, bundle, options: options(), namespace: 'berth-test' }),
+        (err: { code?: number; details?: string }) => err.code === GRPC.UNAVAILABLE && (err.details ?? '').includes(`task ${other}: this shim cannot take it`),
+      );
+      await shim.client.call('Start', { id });
+      assert.equal((await shim.client.call('Wait', { id })).exit_status, 0);
+      assert.equal(await out, 'bound-in-create\n');
+      await shim.client.call('Delete', { id });
+      const evs = await collectEvents(shim.client.events(0), (e) => e.length >= 4);
+      assert.equal(evs[0]!.namespace, 'berth-test');
+      assert.equal(evs[0]!.topic, '/tasks/create');
     });
 
     it('mounts the rootfs mounts of Create on <bundle>/rootfs, unmounts them on Delete; writes file:// output', async (t) => {

@@ -7,6 +7,8 @@
  *   node tasks-fake-shim.js --namespace NS --id ID --bundle DIR
  *
  * FAKE_SHIM_MODE=mute: accept connections but never answer (a hung shim).
+ * FAKE_SHIM_MODE=refuse-create-bind: Create{..., namespace} (a pre-started shim bound by Create) answers
+ * UNAVAILABLE, as a shim that cannot take the task does; Bind then Create works.
  * FAKE_SHIM_NO_DELETE_EVENT=1: do not queue /tasks/delete.
  */
 import net from 'node:net';
@@ -77,8 +79,15 @@ function stateOf(): object {
 
 const impl = {
   State: u(() => stateOf()),
-  Create: u((req: { id: string }) => {
+  Create: u((req: { id: string; namespace?: string; bundle?: string }) => {
     if (init) throw fail(status.ALREADY_EXISTS, 'task already created');
+    // Create{..., namespace} binds a pre-started shim first (shim.proto step 2); one that cannot take it: UNAVAILABLE.
+    if (req.namespace) {
+      if (process.env.FAKE_SHIM_MODE === 'refuse-create-bind') throw fail(status.UNAVAILABLE, `task ${req.id}: this shim cannot take it`);
+      if (taskId !== '' && taskId !== req.id) throw fail(status.UNAVAILABLE, `task ${req.id}: this shim cannot take it: bound to ${taskId}`);
+      namespace = req.namespace;
+      bundle = req.bundle ?? bundle;
+    }
     taskId = req.id;
     const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
     const p: Proc = { child, pid: child.pid!, status: 'CREATED', exitStatus: 0, exitedAt: null, waiters: [] };

@@ -461,6 +461,27 @@ test('pre-started shims: a create binds an idle one, the pool refills, close kil
   assert.deepEqual(fs.readdirSync(path.join(h.state, 's')), []);
 });
 
+test('pre-started shims: one that refuses its task in Create is killed and the task gets a spawned shim', async () => {
+  const h = harness({ prestart: 1, shimEnv: { FAKE_SHIM_MODE: 'refuse-create-bind' } });
+  h.manager.startPool();
+  await h.waitFor(() => h.manager.pool!.ready === 1, 'an idle shim');
+  const [idle] = poolPids(h);
+  spawnedPids.add(idle!);
+  h.addContainer('r1');
+  await h.create('r1');
+  const task = h.manager.get('default', 'r1');
+  assert.notEqual(task.shim!.pid, idle, 'served by another shim');
+  spawnedPids.add(task.shim!.pid);
+  assert.equal(Number(fs.readFileSync(path.join(task.bundle, 'shim.pid'), 'utf8')), task.shim!.pid, 'the bundle names the serving shim');
+  await h.waitFor(() => !isProcessAlive(idle!), 'the refusing shim killed');
+  await h.logic.start('default', 'r1', '');
+  await h.logic.kill('default', { container_id: 'r1', exec_id: '', signal: 9, all: false });
+  await h.logic.wait('default', 'r1', '');
+  await h.logic.delete('default', 'r1');
+  assert.deepEqual(h.topics('r1'), ['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
+  await h.manager.close();
+});
+
 test('a live shim that serves no task (berthd died mid-create) is shut down at start', async () => {
   const h = harness();
   const bundle = path.join(h.state, 'tasks', 'default', 'half');
