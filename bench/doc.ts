@@ -118,6 +118,34 @@ export function floorLines(r: BenchResults): string[] {
 }
 
 /** Writes the page and the chart; returns the paths written. */
+/** The scale phase (bench/scale.ts), one row per side; nothing when it did not run. */
+export function scaleLines(r: BenchResults): string[] {
+  if (!r.scale || !r.options.scale) return [];
+  const mib = (k: number): string => (k / 1024).toFixed(1);
+  const lines = [
+    `## Scale: ${r.options.scale} idle containers`,
+    '',
+    '| side | failed starts | start all (s) | daemon RSS (MiB) | daemon PSS (MiB) | PSS per container (MiB) | Tasks.List median / p90 (ms) | Containers.List median / p90 (ms) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const side of r.sides) {
+    const o = r.scale[side];
+    if (!o) continue;
+    if (!o.ok) {
+      lines.push(`| ${side} | error: ${o.error.replace(/\|/g, '\\|')} | | | | | | |`);
+      continue;
+    }
+    const v = o.value;
+    lines.push(
+      `| ${side} | ${v.startErrors} | ${(v.startAllMs / 1000).toFixed(1)} | ${mib(v.daemonRssKiB)} | ${mib(v.daemonPssKiB)} | ${mib(v.perContainerPssKiB)} | ` +
+        `${v.tasksList.medianMs} / ${v.tasksList.p90Ms} | ${v.containersList.medianMs} / ${v.containersList.p90Ms} |`,
+    );
+  }
+  const errors = r.sides.map((s) => r.scale?.[s]).filter((o) => o?.ok && o.value.firstError);
+  for (const o of errors) if (o?.ok) lines.push('', `First failed start: ${o.value.firstError}`);
+  return [...lines, ''];
+}
+
 export function writePerformanceDoc(docsDir: string, r: BenchResults, rows: Row[]): string[] {
   fs.mkdirSync(docsDir, { recursive: true });
   const svgPath = path.join(docsDir, 'performance-latency.svg');
@@ -165,6 +193,7 @@ export function writePerformanceDoc(docsDir: string, r: BenchResults, rows: Row[
     '',
     ...floorLines(r),
     '',
+    ...scaleLines(r),
     '## How each figure is taken',
     '',
     `- **Lifecycle**: Containers.Create (busybox rootfs directory, the OCI spec containerd's client generates, runtime`,
@@ -192,6 +221,9 @@ export function writePerformanceDoc(docsDir: string, r: BenchResults, rows: Row[
     '  a grpc-js Server (no service added) through its connection injector on a listening socket passed as fd 3; each',
     `  calls global.gc() 500 ms after start, then ${o.settleMs} ms later the mean \`Pss\` per process is read.`,
     `- **List rates**: with the same ${o.idle} containers, sequential Tasks.List then Containers.List calls for ${o.listMs} ms each.`,
+    `- **Scale**: ${o.scale ?? 0} \`sleep 1000\` containers on one side at a time (8 starts in flight; a failed start is`,
+    `  counted, not retried), ${o.settleMs} ms after the last start the daemon's RSS and PSS and the PSS per container`,
+    '  (as the memory row), then 20 sequential Tasks.List and 20 Containers.List calls after one warm-up each.',
     `- **Restart**: ${o.restartTasks} running \`sleep\` tasks; the daemon pid the benchmark started is SIGKILLed and started again`,
     '  on the same dirs; Tasks.List is polled back to back (the client reconnects within milliseconds); the clock runs',
     '  from the new spawn until Tasks.List returns all tasks RUNNING (the first answer of any kind is in the JSON).',

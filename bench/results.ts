@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { SideName } from './daemons';
 import type { FloorResult } from './floor';
+import type { ScaleResult } from './scale';
 import type { BurstResult, EventResult, LifecycleResult, ListResult, MemoryResult, Outcome, PerSide, RestartResult } from './metrics';
 
 export interface BenchOptions {
@@ -21,6 +22,8 @@ export interface BenchOptions {
   listMs: number;
   settleMs: number;
   restartTasks: number;
+  /** Idle containers of the scale phase (bench/scale.ts); 0: skipped. Optional: older results lack it. */
+  scale?: number;
   eventSamples: number;
   skipRestart: boolean;
   quick: boolean;
@@ -60,6 +63,8 @@ export interface BenchResults {
   memoryFloor?: Outcome<FloorResult>;
   list: PerSide<ListResult>;
   restart: PerSide<RestartResult>;
+  /** `options.scale` idle containers per side, one side at a time (bench/scale.ts); absent when skipped. */
+  scale?: PerSide<ScaleResult>;
 }
 
 function firstLine(cmd: string, args: string[]): string {

@@ -5,7 +5,7 @@
  * Everything it started is stopped and removed at the end, on failure and on Ctrl-C too.
  *
  *   node dist/bench/run.js [--iterations N] [--only berth|containerd] [--skip-restart] [--quick]
- *                          [--burst N] [--idle N] [--group-size N] [--restart-tasks N] [--settle-ms N] [--out FILE]
+ *                          [--burst N] [--idle N] [--group-size N] [--restart-tasks N] [--settle-ms N] [--scale N] [--out FILE]
  *                          [--docs | --no-docs]
  *
  * --quick shrinks every count (5 samples, bursts of 4, 4 idle and 4 restarted tasks, short List windows) for
@@ -29,6 +29,7 @@ import { mountsUnder } from './procs';
 import { describeMachine, writeResults, type BenchOptions, type BenchResults } from './results';
 import { makeRootfs } from './spec';
 import { measureFloor } from './floor';
+import { measureScale } from './scale';
 import { measureIdle, measureIdleGrouped, measureRestart } from './steady';
 import { formatTable, tableRows } from './table';
 import { teardownSide } from './teardown';
@@ -57,6 +58,7 @@ function parseCli(argv: string[]): Cli {
       'group-size': { type: 'string' },
       'restart-tasks': { type: 'string' },
       'settle-ms': { type: 'string' },
+      scale: { type: 'string' },
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -87,12 +89,14 @@ function parseCli(argv: string[]): Cli {
     listMs: quick ? 300 : 2000,
     settleMs: count('settle-ms', values['settle-ms'], quick ? 200 : 2000),
     restartTasks: count('restart-tasks', values['restart-tasks'], quick ? 4 : 50),
+    scale: values.scale === '0' ? 0 : count('scale', values.scale, quick ? 0 : 200),
     eventSamples: iterations,
     skipRestart: values['skip-restart'] === true,
     quick,
     only: values.only as SideName | undefined,
   };
-  const full = !quick && options.only === undefined && [values.burst, values.idle, values['group-size'], values['restart-tasks'], values['settle-ms']].every((v) => v === undefined);
+  const full =
+    !quick && options.only === undefined && [values.burst, values.idle, values['group-size'], values['restart-tasks'], values['settle-ms'], values.scale].every((v) => v === undefined);
   return {
     options,
     out: path.resolve(values.out ?? path.join(REPO, 'bench/results/latest.json')),
@@ -198,6 +202,10 @@ async function main(): Promise<void> {
     if (o.only !== 'containerd') {
       phase(`memory floor: ${o.idle} idle node processes with the shim's flags, bare then serving grpc-js`);
       results.memoryFloor = await measureFloor({ repo: REPO, parentDir: runDir, count: o.idle, settleMs: o.settleMs, signal: abort.signal });
+    }
+    if ((o.scale ?? 0) > 0) {
+      phase(`scale: ${o.scale} idle containers, one side at a time`);
+      results.scale = await measureScale(active, { count: o.scale!, settleMs: o.settleMs });
     }
     if (!o.skipRestart) {
       phase(`restart: ${o.restartTasks} running tasks, SIGKILL, start again`);

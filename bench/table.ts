@@ -6,6 +6,7 @@
  */
 import type { SideName } from './daemons';
 import type { FloorResult } from './floor';
+import type { ScaleResult } from './scale';
 import type { Outcome } from './metrics';
 import type { BenchResults } from './results';
 import { round } from './stats';
@@ -40,7 +41,16 @@ function field<K extends keyof BenchResults>(key: K, get: (v: any) => number): P
   };
 }
 
-const ROWS: { key: string; label: (r: BenchResults) => string; unit: string; better: 'lower' | 'higher'; pick: Pick; berthOnly?: true }[] = [
+interface RowDef {
+  key: string;
+  label: (r: BenchResults) => string;
+  unit: string;
+  better: 'lower' | 'higher';
+  pick: Pick;
+  berthOnly?: true;
+}
+
+const ROWS: RowDef[] = [
   { key: 'lifecycle.median', label: () => 'lifecycle /bin/true, median', unit: 'ms', better: 'lower', pick: field('lifecycle', (v) => v.median) },
   { key: 'lifecycle.p90', label: () => 'lifecycle /bin/true, p90', unit: 'ms', better: 'lower', pick: field('lifecycle', (v) => v.p90) },
   { key: 'burst.total', label: (r) => `${r.options.burst} lifecycles in parallel, total`, unit: 'ms', better: 'lower', pick: field('burst', (v) => v.medianMs) },
@@ -67,14 +77,34 @@ const ROWS: { key: string; label: (r: BenchResults) => string; unit: string; bet
   },
   { key: 'list.tasks', label: (r) => `Tasks.List with ${r.options.idle} containers`, unit: 'calls/s', better: 'higher', pick: field('list', (v) => v.tasksListPerSec) },
   { key: 'list.containers', label: (r) => `Containers.List with ${r.options.idle} containers`, unit: 'calls/s', better: 'higher', pick: field('list', (v) => v.containersListPerSec) },
+  ...scaleRows(),
   { key: 'restart.firstAnswer', label: () => 'restart → first Tasks.List answer', unit: 'ms', better: 'lower', pick: field('restart', (v) => v.firstAnswerMs) },
   { key: 'restart.allRunning', label: (r) => `restart → all ${r.options.restartTasks} tasks listed`, unit: 'ms', better: 'lower', pick: field('restart', (v) => v.allRunningMs) },
 ];
+
+/** The scale phase (bench/scale.ts): shown only when it ran. */
+function scaleRows(): RowDef[] {
+  const n = (r: BenchResults): string => `${r.options.scale ?? 0} idle`;
+  const pick = (get: (v: ScaleResult) => number): Pick => (r, side) => {
+    const o = r.scale?.[side];
+    if (!o) return undefined;
+    return o.ok ? { ok: true, value: round(get(o.value), 2) } : o;
+  };
+  return [
+    { key: 'scale.errors', label: (r) => `scale: ${n(r)}, failed starts`, unit: 'count', better: 'lower', pick: pick((v) => v.startErrors) },
+    { key: 'scale.start', label: (r) => `scale: ${n(r)}, start them all`, unit: 's', better: 'lower', pick: pick((v) => v.startAllMs / 1000) },
+    { key: 'scale.rss', label: (r) => `scale: ${n(r)}, daemon RSS`, unit: 'MiB', better: 'lower', pick: pick((v) => v.daemonRssKiB / 1024) },
+    { key: 'scale.pss', label: (r) => `scale: ${n(r)}, PSS per container`, unit: 'MiB', better: 'lower', pick: pick((v) => v.perContainerPssKiB / 1024) },
+    { key: 'scale.tasksList', label: (r) => `scale: ${n(r)}, Tasks.List median`, unit: 'ms', better: 'lower', pick: pick((v) => v.tasksList.medianMs) },
+    { key: 'scale.containersList', label: (r) => `scale: ${n(r)}, Containers.List median`, unit: 'ms', better: 'lower', pick: pick((v) => v.containersList.medianMs) },
+  ];
+}
 
 export function tableRows(r: BenchResults): Row[] {
   const rows: Row[] = [];
   for (const def of ROWS) {
     if (def.key.startsWith('restart') && r.options.skipRestart) continue;
+    if (def.key.startsWith('scale') && !r.scale) continue;
     const cell = (side: SideName): number | string => {
       if (!r.sides.includes(side)) return 'not run';
       const o = def.pick(r, side);
