@@ -1,10 +1,10 @@
 /**
  * Where a task's shim comes from (shim.proto steps 1–2): the live shim of the task's group (groups.ts), else a
- * pre-started one from the pool, else one spawned for it. A group's shim and a spawned one are bound to the task
- * with Bind{id, namespace, bundle, group}; a pre-started one is bound by the task's Create, which carries the
- * same fields (one round trip fewer). Each is recorded in the bundle (address, shim.pid, shim.starttime). berthd keeps one connection
- * per shim socket (`clientFor`): the tasks of a group, and the bundles a restarted berthd reconnects that name
- * one shim, hold handles on it (client.ts `share()`).
+ * pre-started one from the pool, else one spawned for it. A group's shim and a spawned one are bound to the
+ * task with Bind{id, namespace, bundle, group}; a pre-started one is bound by the task's Create, which carries
+ * the same fields (one round trip fewer). Each is recorded in the bundle (address, shim.pid, shim.starttime).
+ * berthd keeps one connection per shim socket (`clientFor`): the tasks of a group, and the bundles a restarted
+ * berthd reconnects that name one shim, hold handles on it (client.ts `share()`).
  */
 import path from 'node:path';
 import { isKind, messageOf } from '../../pkg/errdefs';

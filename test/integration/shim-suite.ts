@@ -372,10 +372,10 @@ export function defineShimSuite(backend: Backend): void {
       await c.call('Delete', { id: c.id });
     });
 
-    it('serves a pre-started shim after Bind, and refuses binding it to another task', async (t) => {
-      if (!isRoot()) return t.skip('needs root: runs containers');
+    /** A shim started without a task (as berthd's pool does), a bundle running `argv` with a stdout FIFO; cleaned up after the test. */
+    const preStarted = async (argv: string[]) => {
       const id = randomId();
-      const bundle = await makeBundle(base, id, ['echo', 'bound']);
+      const bundle = await makeBundle(base, id, argv);
       const fifo = mkfifo(path.join(bundle, 'stdout.fifo'));
       const shim = await spawnShim({ dir: base });
       cleanups.push(async () => {
@@ -384,6 +384,12 @@ export function defineShimSuite(backend: Backend): void {
         await killShim(shim);
         removeCgroups(id);
       });
+      return { id, bundle, fifo, shim };
+    };
+
+    it('serves a pre-started shim after Bind, and refuses binding it to another task', async (t) => {
+      if (!isRoot()) return t.skip('needs root: runs containers');
+      const { id, bundle, fifo, shim } = await preStarted(['echo', 'bound']);
       await assert.rejects(shim.client.call('State', { id }), { code: GRPC.FAILED_PRECONDITION });
       const bound = await shim.client.call('Bind', { id, namespace: 'berth-test', bundle });
       assert.equal(bound.shim_pid, shim.pid);
@@ -401,16 +407,7 @@ export function defineShimSuite(backend: Backend): void {
 
     it('binds a pre-started shim in Create{namespace}, and answers UNAVAILABLE when it cannot take the task', async (t) => {
       if (!isRoot()) return t.skip('needs root: runs containers');
-      const id = randomId();
-      const bundle = await makeBundle(base, id, ['echo', 'bound-in-create']);
-      const fifo = mkfifo(path.join(bundle, 'stdout.fifo'));
-      const shim = await spawnShim({ dir: base });
-      cleanups.push(async () => {
-        releaseFifo(fifo);
-        await shim.client.call('Shutdown', { id, now: true }, 5000).catch(() => {});
-        await killShim(shim);
-        removeCgroups(id);
-      });
+      const { id, bundle, fifo, shim } = await preStarted(['echo', 'bound-in-create']);
       const out = readFifo(fifo);
       const created = await shim.client.call('Create', { id, bundle, stdout: fifo, options: options(), namespace: 'berth-test' });
       assert.ok(created.pid > 0);

@@ -11,25 +11,12 @@ import { floorLines } from '../../bench/doc';
 import { nodeFlagsFromShebang } from '../../bench/floor';
 import type { BenchResults } from '../../bench/results';
 import { tableRows } from '../../bench/table';
+import { benchResults } from './bench-fixtures';
 
 const SHIM = path.resolve(__dirname, '../../../bin/berth-shim');
 
 function results(over: Partial<BenchResults> = {}): BenchResults {
-  return {
-    schema: 1,
-    command: 'node dist/bench/run.js',
-    startedAt: '',
-    finishedAt: '',
-    options: {
-      iterations: 5, warmups: 1, burst: 4, burstRounds: 1, idle: 4, groupSize: 2, listMs: 300, settleMs: 200,
-      restartTasks: 4, eventSamples: 5, skipRestart: true, quick: true, only: undefined,
-    },
-    machine: { nproc: 2, cpu: 'cpu', memoryGiB: 1, kernel: 'k', os: 'os', node: 'v20', containerd: 'c', runc: 'r', loadAverage: [0, 0, 0] },
-    sides: ['berth', 'containerd'],
-    sideErrors: {},
-    lifecycle: {},
-    burst: {},
-    exitEvent: {},
+  return benchResults({
     memory: {
       berth: {
         ok: true,
@@ -40,12 +27,9 @@ function results(over: Partial<BenchResults> = {}): BenchResults {
         value: { containers: 4, shimPids: [7, 8, 9, 10], shimPssKiB: 4 * 3 * 1024, shimRssKiB: 0, daemonPssKiB: 40 * 1024, daemonRssKiB: 0, perContainerPssKiB: 13 * 1024 },
       },
     },
-    memoryGrouped: {},
-    list: {},
-    restart: {},
     memoryFloor: { ok: true, value: { n: 4, flags: ['--lite-mode', '--expose-gc'], bareNodeKiB: 8 * 1024, grpcServerKiB: 13.5 * 1024 } },
     ...over,
-  };
+  });
 }
 
 describe('nodeFlagsFromShebang', () => {

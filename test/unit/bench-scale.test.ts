@@ -8,6 +8,7 @@ import { scaleLines } from '../../bench/doc';
 import type { BenchResults } from '../../bench/results';
 import { listLatency, type ScaleResult } from '../../bench/scale';
 import { tableRows } from '../../bench/table';
+import { benchResults } from './bench-fixtures';
 
 function scaleOf(over: Partial<ScaleResult> = {}): ScaleResult {
   return {
@@ -24,27 +25,7 @@ function scaleOf(over: Partial<ScaleResult> = {}): ScaleResult {
 }
 
 function results(scale?: BenchResults['scale'], n = 200): BenchResults {
-  return {
-    schema: 1,
-    command: 'node dist/bench/run.js',
-    startedAt: '',
-    finishedAt: '',
-    options: {
-      iterations: 5, warmups: 1, burst: 4, burstRounds: 1, idle: 4, groupSize: 2, listMs: 300, settleMs: 200,
-      restartTasks: 4, scale: n, eventSamples: 5, skipRestart: true, quick: false, only: undefined,
-    },
-    machine: { nproc: 2, cpu: 'cpu', memoryGiB: 1, kernel: 'k', os: 'os', node: 'v20', containerd: 'c', runc: 'r', loadAverage: [0, 0, 0] },
-    sides: ['berth', 'containerd'],
-    sideErrors: {},
-    lifecycle: {},
-    burst: {},
-    exitEvent: {},
-    memory: {},
-    memoryGrouped: {},
-    list: {},
-    restart: {},
-    ...(scale ? { scale } : {}),
-  };
+  return benchResults(scale ? { scale } : {}, { scale: n, quick: false });
 }
 
 describe('listLatency', () => {
